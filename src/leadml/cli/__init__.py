@@ -1,0 +1,11 @@
+"""The `leadml` command. Each submodule registers its commands on `app`; each is a few lines
+calling the modules that do the work."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="leadml: self-hosted lead scoring")
+
+# Importing the submodules registers their commands.
+from leadml.cli import admin as _admin  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Pure feature extraction (SPEC section 4)."""
