@@ -1,0 +1,30 @@
+"""The app factory: no globals, everything hangs off app.state."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from leadml import db
+from leadml.api import errors as api_errors
+from leadml.api import metrics
+from leadml.api.routes import configs, health, leads
+from leadml.config import Settings, get_settings
+
+BASE_PATH = "/api/lead-scoring"
+
+
+def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or db.make_engine(settings.database_url)
+    app = FastAPI(title="leadml", version="0.1.0", description="Self-hosted lead scoring API")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = db.make_session_factory(engine)
+    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret, https_only=False, same_site="lax")
+    api_errors.install(app)
+    metrics.install(app)
+    app.include_router(health.router)
+    for module in (configs, leads):
+        app.include_router(module.router, prefix=BASE_PATH)
+    return app

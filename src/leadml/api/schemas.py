@@ -1,0 +1,157 @@
+"""API request and response shapes (camelCase on the wire, as in the seed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from leadml.ingest.schemas import ActivityIn, AttributeValue, LeadIn
+
+
+class Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class CamelIn(Camel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    error: str
+    code: str
+    details: Any = None
+
+
+def _timezone(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {value!r}") from None
+    return value
+
+
+class ConfigUpdate(CamelIn):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    hot_threshold: float | None = Field(default=None, ge=0, le=100)
+    warm_threshold: float | None = Field(default=None, ge=0, le=100)
+    cold_threshold: float | None = Field(default=None, ge=0, le=100)
+    timezone: str | None = None
+    horizon_days: int | None = Field(default=None, ge=1, le=3650)
+    prediction_validity_days: int | None = Field(default=None, ge=1, le=365)
+    feature_attributes: list[str] | None = None
+    llm_enabled: bool | None = None
+    llm_mode: Literal["narrative", "predict"] | None = None
+
+    _tz = field_validator("timezone")(_timezone)
+
+
+class ConfigCreate(CamelIn):
+    name: str = Field(min_length=1, max_length=200)
+    hot_threshold: float = Field(default=80, ge=0, le=100)
+    warm_threshold: float = Field(default=50, ge=0, le=100)
+    cold_threshold: float = Field(default=20, ge=0, le=100)
+    timezone: str = "UTC"
+    horizon_days: int = Field(default=90, ge=1, le=3650)
+    prediction_validity_days: int = Field(default=7, ge=1, le=365)
+    feature_attributes: list[str] = Field(default_factory=list)
+    llm_enabled: bool = False
+    llm_mode: Literal["narrative", "predict"] = "narrative"
+
+    _tz = field_validator("timezone")(_timezone)
+
+
+class ConfigOut(Camel):
+    id: int
+    name: str
+    hot_threshold: float
+    warm_threshold: float
+    cold_threshold: float
+    timezone: str
+    horizon_days: int
+    prediction_validity_days: int
+    feature_attributes: list[str]
+    llm_enabled: bool
+    llm_mode: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConfigList(Camel):
+    configs: list[ConfigOut]
+
+
+class SequenceOut(Camel):
+    name: str
+    step: int | None
+    total_steps: int | None
+    active: bool
+
+
+class OutcomeOut(Camel):
+    status: str
+    at: datetime | None
+    value: float | None
+
+
+class LeadOut(Camel):
+    id: int
+    config_id: int
+    email: str | None
+    external_id: str | None
+    name: str | None
+    company: str | None
+    phone: str | None
+    title: str | None
+    pipeline_stage: str | None
+    pipeline_value: float | None
+    tags: list[str]
+    attributes: dict[str, AttributeValue]
+    created_at: datetime
+    updated_at: datetime
+    is_active: bool
+    sequence: SequenceOut | None
+    outcome: OutcomeOut
+
+    @classmethod
+    def of(cls, lead) -> LeadOut:
+        return cls(
+            id=lead.id, config_id=lead.config_id, email=lead.email, external_id=lead.external_id, name=lead.name,
+            company=lead.company, phone=lead.phone, title=lead.title, pipeline_stage=lead.pipeline_stage,
+            pipeline_value=lead.pipeline_value, tags=lead.tags or [], attributes=lead.attributes or {},
+            created_at=lead.created_at, updated_at=lead.updated_at, is_active=lead.is_active,
+            sequence=SequenceOut(name=lead.sequence_name, step=lead.sequence_step, total_steps=lead.sequence_total,
+                                 active=lead.sequence_active) if lead.sequence_name else None,
+            outcome=OutcomeOut(status=lead.outcome_status, at=lead.outcome_at, value=lead.outcome_value),
+        )
+
+
+class LeadsBatchIn(CamelIn):
+    leads: list[LeadIn] = Field(min_length=1, max_length=5000)
+
+
+class LeadsBatchOut(Camel):
+    leads: list[LeadOut]
+    created: int
+    updated: int
+
+
+class LeadList(Camel):
+    leads: list[LeadOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ActivitiesBatchIn(CamelIn):
+    activities: list[ActivityIn] = Field(min_length=1, max_length=50000)
+
+
+class ActivitiesOut(Camel):
+    accepted: int
+    duplicates: int

@@ -1,0 +1,29 @@
+"""What every command needs: the settings, the database (migrated), a console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadml import db, migrate
+from leadml.config import Settings, get_settings
+
+console = Console(stderr=True)
+out = Console()
+
+
+@dataclass
+class Database:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def open_database(settings: Settings | None = None) -> Database:
+    settings = settings or get_settings()
+    engine = db.make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    return Database(settings=settings, engine=engine, sessions=db.make_session_factory(engine))
