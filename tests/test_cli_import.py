@@ -92,3 +92,24 @@ def test_clear_errors_for_bad_invocations(cli_env, tmp_path):
     assert result.exit_code == 1 and "unknown field" in result.output
     result = runner.invoke(app, ["tenant", "create", "acme"])
     assert result.exit_code == 1 and "already exists" in result.output
+
+
+def test_predict_from_the_cli_uses_the_same_use_case(cli_env, tmp_path):
+    import json
+
+    runner, _url, config_id = cli_env
+    leads = tmp_path / "leads.csv"
+    leads.write_text("email,title,company,createdAt\nceo@acme.com,CEO,Acme Inc.,2026-01-01T00:00:00Z\n")
+    runner.invoke(app, ["import", "leads", str(leads), "--config", str(config_id)])
+    result = runner.invoke(app, ["predict", "--lead", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)
+    assert first["cached"] is False and first["prediction"]["source"] == "rules"
+    again = json.loads(runner.invoke(app, ["predict", "--lead", "1", "--json"]).stdout)
+    assert again["cached"] is True and again["prediction"] == first["prediction"]
+    table = runner.invoke(app, ["predict", "--lead", "1"])
+    assert table.exit_code == 0 and "probability" in table.stdout
+    missing = runner.invoke(app, ["predict", "--lead", "99"])
+    assert missing.exit_code == 1 and "lead 99 not found" in missing.output
+    bad = runner.invoke(app, ["predict", "--lead", "1", "--type", "FOO"])
+    assert bad.exit_code == 1 and "unknown prediction type" in bad.output

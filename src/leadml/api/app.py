@@ -8,8 +8,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from leadml import db
 from leadml.api import errors as api_errors
 from leadml.api import metrics
-from leadml.api.routes import configs, health, leads
+from leadml.api.routes import configs, health, leads, predictions
 from leadml.config import Settings, get_settings
+from leadml.scoring.models import model_loader
 
 BASE_PATH = "/api/lead-scoring"
 
@@ -21,10 +22,11 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = db.make_session_factory(engine)
+    app.state.model_loader = model_loader
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret, https_only=False, same_site="lax")
     api_errors.install(app)
     metrics.install(app)
     app.include_router(health.router)
-    for module in (configs, leads):
+    for module in (configs, leads, predictions):
         app.include_router(module.router, prefix=BASE_PATH)
     return app

@@ -1,0 +1,100 @@
+"""The seed's per-lead ML endpoints, feedback and accuracy."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from leadml import errors
+from leadml.api.deps import SessionDep, TenantDep
+from leadml.api.schemas import CamelIn
+from leadml.scoring import accuracy, predict
+from leadml.scoring.inputs import lead_features
+from leadml.storage import configs
+from leadml.storage import leads as lead_store
+
+router = APIRouter(tags=["predictions"])
+
+PredictionType = Literal["CONVERSION", "TIME_TO_CLOSE", "SCORE", "PRIORITY"]
+
+
+class PredictIn(CamelIn):
+    force_refresh: bool = False
+    rule_based_only: bool = False
+
+
+class ValidateIn(CamelIn):
+    was_accurate: bool
+
+
+def _predict(request: Request, session, tenant_id: int, lead_id: int, body: PredictIn | None, prediction_type: str):
+    body = body or PredictIn()
+    outcome = predict.predict_lead(
+        session, tenant_id=tenant_id, lead_id=lead_id, prediction_type=prediction_type,
+        force_refresh=body.force_refresh, rule_based_only=body.rule_based_only,
+        model_loader=getattr(request.app.state, "model_loader", None),
+    )
+    return {"prediction": outcome.document, "cached": outcome.cached}
+
+
+@router.post("/leads/{lead_id}/ml/predict")
+def predict_conversion(lead_id: int, request: Request, session: SessionDep, tenant_id: TenantDep, body: PredictIn | None = None):
+    return _predict(request, session, tenant_id, lead_id, body, "CONVERSION")
+
+
+@router.post("/leads/{lead_id}/ml/predict-time")
+def predict_time(lead_id: int, request: Request, session: SessionDep, tenant_id: TenantDep, body: PredictIn | None = None):
+    return _predict(request, session, tenant_id, lead_id, body, "TIME_TO_CLOSE")
+
+
+@router.post("/leads/{lead_id}/ml/predict-score")
+def predict_score(lead_id: int, request: Request, session: SessionDep, tenant_id: TenantDep, body: PredictIn | None = None):
+    return _predict(request, session, tenant_id, lead_id, body, "SCORE")
+
+
+@router.get("/leads/{lead_id}/ml/prediction")
+def get_prediction(lead_id: int, session: SessionDep, tenant_id: TenantDep,
+                   type: Annotated[PredictionType, Query()] = "CONVERSION"):
+    row, expired = predict.latest_prediction(session, tenant_id=tenant_id, lead_id=lead_id, prediction_type=type)
+    return {"id": row.id, "isExpired": expired, "prediction": row.payload}
+
+
+@router.get("/leads/{lead_id}/ml/features")
+def get_features(lead_id: int, session: SessionDep, tenant_id: TenantDep):
+    from datetime import UTC
+
+    lead = lead_store.get_lead(session, tenant_id=tenant_id, lead_id=lead_id)
+    config = configs.get_config(session, tenant_id=tenant_id, config_id=lead.config_id)
+    return {"features": lead_features(session, lead=lead, config=config, as_of=datetime.now(UTC))}
+
+
+@router.post("/predictions/{prediction_id}/validate")
+def validate(prediction_id: int, body: ValidateIn, session: SessionDep, tenant_id: TenantDep):
+    predict.validate_prediction(session, tenant_id=tenant_id, prediction_id=prediction_id, was_accurate=body.was_accurate)
+    return {"success": True}
+
+
+def _bound(value: date | datetime | None, *, end: bool) -> datetime | None:
+    """A date means the whole day (endDate inclusive); naive times are UTC."""
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = datetime.combine(value, time.min, tzinfo=UTC)
+    return moment + timedelta(days=1) if end else moment
+
+
+@router.get("/{config_id}/ml/accuracy")
+def get_accuracy(config_id: int, session: SessionDep, tenant_id: TenantDep,
+                 start_date: Annotated[date | datetime | None, Query(alias="startDate")] = None,
+                 end_date: Annotated[date | datetime | None, Query(alias="endDate")] = None):
+    configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
+    start, end = _bound(start_date, end=False), _bound(end_date, end=True)
+    if start and end and start >= end:
+        raise errors.InvalidInput("startDate must be before endDate", details={"startDate": str(start_date),
+                                                                               "endDate": str(end_date)})
+    return accuracy.validation_accuracy(session, config_id=config_id, start=start, end=end)

@@ -1,0 +1,64 @@
+"""A PredictionResult as the seed API's prediction document (camelCase), per prediction type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from leadml.predict import ranking
+from leadml.predict.result import PredictionResult
+
+PREDICTION_TYPES = ("CONVERSION", "TIME_TO_CLOSE", "SCORE", "PRIORITY")
+
+
+def _camel(record: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in record.items():
+        head, *rest = key.split("_")
+        out[head + "".join(part.title() for part in rest)] = value
+    return out
+
+
+def priority_of(result: PredictionResult, recency_score: float | None) -> tuple[float, str]:
+    score = ranking.priority_score(result.probability, recency_score, result.predicted_days)
+    return score, ranking.priority_tier(score)
+
+
+def document(
+    result: PredictionResult, *, prediction_type: str, prediction_id: int, predicted_at: datetime,
+    valid_until: datetime, recency_score: float | None,
+) -> dict[str, Any]:
+    """Every field a client may read; a cached read returns this same document."""
+    priority_score, priority_tier = priority_of(result, recency_score)
+    predicted_value = {
+        "CONVERSION": result.probability,
+        "TIME_TO_CLOSE": result.predicted_days,
+        "SCORE": result.score,
+        "PRIORITY": priority_score,
+    }[prediction_type]
+    return {
+        "predictionId": prediction_id,
+        "predictionType": prediction_type,
+        "source": result.source,
+        "modelVersion": result.model_version,
+        "probability": round(result.probability, 6),
+        "confidence": round(result.confidence, 4),
+        "predictedValue": round(predicted_value, 6),
+        "predictedDays": round(result.predicted_days, 1),
+        "confidenceInterval": {"low": round(result.interval_low, 1), "high": round(result.interval_high, 1)},
+        "predictedScore": round(result.score, 1),
+        "scoreBreakdown": {k: round(v, 2) for k, v in result.score_breakdown.items()},
+        "predictedScoreLevel": result.score_level,
+        "priorityScore": round(priority_score, 2),
+        "priorityTier": priority_tier,
+        "riskFactors": [_camel(vars(r)) for r in result.risk_factors],
+        "recommendations": [_camel(vars(r)) for r in result.recommendations],
+        "explanation": result.explanation,
+        "topPositiveReasons": [_camel(vars(r)) for r in result.top_positive],
+        "topNegativeReasons": [_camel(vars(r)) for r in result.top_negative],
+        "factors": [_camel(f) for f in result.time_factors],
+        "accelerationOpportunities": [_camel(a) for a in result.acceleration_opportunities],
+        "llmMetadata": None,
+        "predictedAt": predicted_at.isoformat(),
+        "validUntil": valid_until.isoformat(),
+    }
