@@ -11,7 +11,8 @@ from typing import Any
 
 from leadml.predict.result import Reason, Recommendation
 from leadml.predict.risks import LOW_OPEN_RATE, STALE_MEDIUM_DAYS, emails_were_sent
-from leadml.predict.rules_spec import DECISION_MAKERS, days_without_engagement, flag, label, number, pretty
+from leadml.predict.rules_spec import DECISION_MAKERS
+from leadml.predict.rules_terms import days_without_engagement, flag, label, number, pretty
 
 _PRIORITY_ORDER = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from leadml.predict.result import Reason, RiskFactor
-from leadml.predict.rules_spec import days_without_engagement, flag, label, number
+from leadml.predict.rules_terms import days_without_engagement, flag, label, number
 
 Trend = Literal["improving", "stable", "declining"]
 _IMPACT_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -24,8 +24,9 @@ LOW_OPEN_RATE = 0.2
 # Which features each built-in risk is about (to avoid repeating them from a model's reasons).
 _RISK_FEATURES = {
     "Stale lead": {"daysSinceLastActivity", "recencyScore"},
-    "No engagement": {"totalActivities", "daysSinceLastActivity", "recencyScore", "emailOpenCount", "emailClickCount", "pageViewCount",
-                      "formSubmitCount", "meetingCount", "callCount", "highValueActionCount"},
+    "No engagement": {"totalActivities", "daysSinceLastActivity", "recencyScore", "emailOpenCount",
+                      "emailClickCount", "pageViewCount", "formSubmitCount", "meetingCount", "callCount",
+                      "highValueActionCount"},
     "Personal email": {"emailDomainType"},
     "Unknown company": {"hasCompany", "companySizeEstimate"},
     "Missing title": {"hasTitle", "titleSeniority"},

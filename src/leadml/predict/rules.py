@@ -17,12 +17,13 @@ from leadml.predict.narrative import explanation_text
 from leadml.predict.recommend import recommendations
 from leadml.predict.result import PredictionResult, Reason, Thresholds, score_level
 from leadml.predict.risks import risk_factors
-from leadml.predict.rules_spec import days_without_engagement, flag, label, number
+from leadml.predict.rules_terms import days_without_engagement, flag, label, number, pretty, term_points
 from leadml.predict.rules_table import predict_rules_table
 from leadml.predict.whatif import with_activity, with_seniority
 
 __all__ = [
     "acceleration_opportunities",
+    "category_points",
     "conversion_probability",
     "days_to_close",
     "predict_rules",
@@ -38,7 +39,8 @@ TOP_REASONS = 5
 def rule_reasons(features: Mapping[str, Any]) -> list[Reason]:
     """Every rule's contribution on the log-odds scale, in rule order (zeros included).
 
-    The log-odds of the lead is exactly BASE_LOG_ODDS plus the sum of these contributions.
+    The log-odds of the lead is BASE_LOG_ODDS plus the sum of these contributions (exactly, up to
+    floating-point rounding).
     """
     reasons: list[Reason] = []
     for term in spec.TERMS:
@@ -51,8 +53,21 @@ def _sigmoid(log_odds: float) -> float:
     return 1.0 / (1.0 + math.exp(-log_odds))
 
 
+def category_points(features: Mapping[str, Any]) -> dict[str, float]:
+    """Seed points per category, summed term by term in rule order (as the table path does)."""
+    points = {c: 0.0 for c in spec.CATEGORIES}
+    for term in spec.TERMS:
+        points[term.category] = points[term.category] + term_points(term, features)
+    return points
+
+
+def _probability(points: Mapping[str, float]) -> float:
+    total = points["demographic"] + points["behavioral"] + points["temporal"] + points["engagement"]
+    return _sigmoid(spec.BASE_LOG_ODDS + spec.LOG_ODDS_PER_POINT * total)
+
+
 def conversion_probability(features: Mapping[str, Any]) -> float:
-    return _sigmoid(spec.BASE_LOG_ODDS + sum(r.contribution for r in rule_reasons(features)))
+    return _probability(category_points(features))
 
 
 def rule_confidence(features: Mapping[str, Any]) -> float:
@@ -89,7 +104,7 @@ def days_to_close(features: Mapping[str, Any], probability: float) -> tuple[floa
     seniority = label(features, "titleSeniority")
     if seniority in spec.DAYS_SENIORITY:
         factors.append({"factor": "Decision maker", "impact": spec.DAYS_SENIORITY[seniority],
-                        "description": f"A {spec.pretty(seniority)} contact can sign off faster."})
+                        "description": f"A {pretty(seniority)} contact can sign off faster."})
     velocity = number(features, "activityVelocity")
     for above, impact in spec.DAYS_VELOCITY:
         if velocity > above:
@@ -114,12 +129,10 @@ def days_interval(days: float, confidence: float) -> tuple[float, float]:
     return max(days - half, spec.DAYS_MIN), days + half
 
 
-def score_breakdown(reasons: list[Reason]) -> dict[str, float]:
+def score_breakdown(points: Mapping[str, float]) -> dict[str, float]:
     """Each category's sub-score is its weight (25/35/20/20) times the share of the category's
-    attainable rule points the lead reached, clipped to [0, 1]; the score is their sum."""
-    points = {c: 0.0 for c in spec.CATEGORIES}
-    for r in reasons:
-        points[r.category] += r.contribution / spec.LOG_ODDS_PER_POINT
+    attainable rule points the lead reached (`category_points`), clipped to [0, 1]; the score is
+    their sum."""
     return {
         c: spec.CATEGORY_WEIGHTS[c] * min(max(points[c] / spec.CATEGORY_MAX_POINTS[c], 0.0), 1.0)
         for c in spec.CATEGORIES
@@ -155,11 +168,12 @@ def acceleration_opportunities(features: Mapping[str, Any], predicted_days: floa
 def predict_rules(features: Mapping[str, Any], *, thresholds: Thresholds = Thresholds()) -> PredictionResult:
     """Score one lead with the transparent rules."""
     reasons = rule_reasons(features)
-    probability = _sigmoid(spec.BASE_LOG_ODDS + sum(r.contribution for r in reasons))
+    points = category_points(features)
+    probability = _probability(points)
     confidence = rule_confidence(features)
     days, time_factors = days_to_close(features, probability)
     low, high = days_interval(days, confidence)
-    breakdown = score_breakdown(reasons)
+    breakdown = score_breakdown(points)
     level = score_level(probability, thresholds)
     positive = sorted((r for r in reasons if r.contribution > 0), key=lambda r: -r.contribution)[:TOP_REASONS]
     negative = sorted((r for r in reasons if r.contribution < 0), key=lambda r: r.contribution)[:TOP_REASONS]

@@ -11,6 +11,7 @@ import polars as pl
 
 from leadml.predict import rules_spec as spec
 from leadml.predict.result import Thresholds
+from leadml.predict.rules_terms import days_without_engagement_expr
 
 FLAG_COLUMNS = ("hasCompany", "hasTitle", "hasPhone", "activityBurst", "isInActiveSequence")
 LABEL_COLUMNS = ("emailDomainType", "titleSeniority", "companySizeEstimate")
@@ -77,7 +78,7 @@ def _raw_days() -> pl.Expr:
         .when(pl.col("activityVelocity") > brisk).then(brisk_days)
         .otherwise(0.0)
     )
-    stale = pl.when(spec.days_without_engagement_expr() > spec.DAYS_STALE_AFTER).then(spec.DAYS_STALE).otherwise(0.0)
+    stale = pl.when(days_without_engagement_expr() > spec.DAYS_STALE_AFTER).then(spec.DAYS_STALE).otherwise(0.0)
     return spec.DAYS_BASE + spec.DAYS_PER_PROBABILITY * pl.col("probability") + seniority + velocity + stale
 
 
