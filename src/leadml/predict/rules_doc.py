@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,10 @@ def _examples() -> list[str]:
     return [*rows, "", "Their explanations, as `predict_rules` writes them:", "", *notes]
 
 
+def _p(points: float) -> str:
+    return f"{1 / (1 + math.exp(-(spec.BASE_LOG_ODDS + spec.LOG_ODDS_PER_POINT * points))):.3f}"
+
+
 def render() -> str:
     k = spec.LOG_ODDS_PER_POINT
     weights = ", ".join(f"{c} {w:.0f}" for c, w in spec.CATEGORY_WEIGHTS.items())
@@ -137,9 +142,12 @@ def render() -> str:
         "    probability = sigmoid(logit(0.15) + sum of the rules' log-odds)",
         "",
         f"One factor ({k:g}) for all rules keeps the seed's ordering of signals. It was chosen so that all",
-        "positive rules together (1.56 seed points) reach about 0.95 and all negative ones about 0.05: the",
-        "whole range is used and nothing piles up. Because the log-odds are a sum, each rule's term is an",
-        "exact contribution; these are the `top_positive` / `top_negative` reasons.",
+        f"positive rules together ({spec.MAX_TOTAL_POINTS:.2f} seed points) reach {_p(spec.MAX_TOTAL_POINTS)}"
+        f" and all negative ones ({spec.MIN_TOTAL_POINTS:.2f}) {_p(spec.MIN_TOTAL_POINTS)}:",
+        "the whole range is used and nothing piles up. Because the log-odds are a sum, each rule's term",
+        "is an exact contribution; these are the `top_positive` / `top_negative` reasons. When the",
+        "activity cap binds, the reasons credit the cap to the most valuable activity types first",
+        "(meetings, forms, calls, clicks, opens, views).",
         "",
         "Corrections to the seed: a lead with no inbound activity gets a small penalty (profile alone is",
         "fit, not intent), and \"days without engagement\" is the days since the last inbound activity, or",
@@ -165,7 +173,7 @@ def render() -> str:
         "",
         "## Days to close",
         "",
-        f"    days = clamp({spec.DAYS_BASE:g} {spec.DAYS_PER_PROBABILITY:+g} * probability"
+        f"    days = clamp({spec.DAYS_BASE:g} - {-spec.DAYS_PER_PROBABILITY:g} * probability"
         " + seniority + velocity + inactivity, "
         f"{spec.DAYS_MIN:g}, {spec.DAYS_MAX:g})",
         "",
@@ -182,9 +190,10 @@ def render() -> str:
         "",
         "## Score 0-100 and its breakdown",
         "",
-        f"Weights ({weights}). Each category's sub-score is its weight times the share of the category's",
-        "attainable rule points the lead reached (negative rules subtract), clipped to [0, 1]; the score is",
-        f"the sum of the four. Attainable points per category: {maxima}.",
+        f"Weights: {weights}. Each category's sub-score is its weight times the share of the",
+        "category's attainable rule points the lead reached (negative rules subtract), clipped to [0, 1];",
+        f"the score is the sum of the four. Attainable points per category: {maxima}.",
+        "The level still comes from the probability, so the score and the level can disagree a little.",
         "",
         "## Risk factors (`predict/risks.py`, shared with the model source)",
         "",
@@ -196,7 +205,8 @@ def render() -> str:
         " to low when the probability is 0.7 or more.",
         f"- Low activity velocity: under {risks.LOW_VELOCITY:g} activities a day once the lead is a week old"
         " (low).",
-        f"- Low email engagement: emails were sent and the open rate is under {risks.LOW_OPEN_RATE:g}.",
+        f"- Low email engagement: emails were sent and the open rate is under {risks.LOW_OPEN_RATE:g}"
+        f" (medium under {risks.LOW_OPEN_RATE / 2:g}, else low).",
         "",
         "Trend: declining when stale, improving with activity in the last 3 days (or a burst in the last",
         "7), else stable. Decision makers, high-value engagement, strong email engagement and bursts are",
@@ -224,6 +234,7 @@ def render() -> str:
         f"                         + {ranking.CLOSENESS_WEIGHT} * ({ranking.SLOWEST_DAYS:g} - days)"
         f" / ({ranking.SLOWEST_DAYS:g} - {ranking.FASTEST_DAYS:g}))",
         "",
+        "Days are clipped to that range; a missing recency or days to close counts as no urgency (0).",
         "Tiers are fixed bands: " + ", ".join(
             f"{t} >= {b:g}" for t, b in zip(ranking.TIERS, ranking.DEFAULT_BANDS)) + ", low below.",
         "",

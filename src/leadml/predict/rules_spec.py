@@ -5,9 +5,9 @@ The seed system added probability points (base 0.15, company +0.08, ...) and cla
 Here each seed bonus keeps its size and sign but is read as *log-odds*: a bonus of b points adds
 LOG_ODDS_PER_POINT * b to logit(0.15), and the sum is squashed with the sigmoid. One factor for every
 rule keeps the seed's ordering of signals (a meeting still outweighs a page view, c-level outweighs
-manager). The factor 3 was chosen so that every positive rule together (1.56 points, +4.7 log-odds)
-reaches about 0.95 and every negative rule together about 0.05: the probability range is used with
-no pile-up at either end.
+manager). The factor 3 was chosen so that every positive rule together (MAX_TOTAL_POINTS = 1.56,
++4.7 log-odds) reaches about 0.95 and every negative rule together (MIN_TOTAL_POINTS = -0.40)
+about 0.05: the probability range is used with no pile-up at either end.
 
 Two corrections to the seed's rules, both explained where they are defined:
 - a lead with no inbound activity at all gets a small penalty (the seed's brand-new lead with a full
@@ -102,6 +102,10 @@ TERMS: tuple[Term, ...] = (
 CATEGORY_MAX_POINTS = {
     c: sum(t.max_points() for t in TERMS if t.category == c) for c in CATEGORIES
 }
+
+# The whole range of the rules, in seed points: every positive rule at once, every negative one.
+MAX_TOTAL_POINTS = sum(t.max_points() for t in TERMS)
+MIN_TOTAL_POINTS = sum(t.min_points() for t in TERMS)
 
 FEATURE_CATEGORY = {
     "daysSinceLastActivity": "temporal",

@@ -72,6 +72,9 @@ class Flag:
     def max_points(self) -> float:
         return max(self.points, 0.0)
 
+    def min_points(self) -> float:
+        return min(self.points, 0.0)
+
     def rule(self) -> str:
         return f"`{self.feature}` is true: {self.points:+.2f}"
 
@@ -99,6 +102,9 @@ class Choice:
     def max_points(self) -> float:
         return max([0.0, *self.points.values()])
 
+    def min_points(self) -> float:
+        return min([0.0, *self.points.values()])
+
     def rule(self) -> str:
         return f"`{self.feature}`: " + ", ".join(f"{k} {v:+.2f}" for k, v in self.points.items())
 
@@ -123,6 +129,9 @@ class AtLeast:
 
     def max_points(self) -> float:
         return max(self.points, 0.0)
+
+    def min_points(self) -> float:
+        return min(self.points, 0.0)
 
     def rule(self) -> str:
         return f"`{self.feature}` >= {self.threshold:g}: {self.points:+.2f}"
@@ -149,6 +158,9 @@ class Scaled:
 
     def max_points(self) -> float:
         return max(self.points_at_max, 0.0)
+
+    def min_points(self) -> float:
+        return min(self.points_at_max, 0.0)
 
     def rule(self) -> str:
         return f"`{self.feature}` / {self.max_value:g} x {self.points_at_max:.2f}"
@@ -192,6 +204,9 @@ class CappedCounts:
     def max_points(self) -> float:
         return self.cap
 
+    def min_points(self) -> float:
+        return 0.0
+
     def rule(self) -> str:
         each = ", ".join(f"{k} {v:+.2f}" for k, v in self.per_activity.items())
         return f"per activity: {each}; sum capped at {self.cap:.2f}"
@@ -223,6 +238,9 @@ class Stale:
     def max_points(self) -> float:
         return 0.0
 
+    def min_points(self) -> float:
+        return min(p for _, p in self.tiers)
+
     def rule(self) -> str:
         tiers = ", ".join(f"> {d:g} days {p:+.2f}" for d, p in self.tiers)
         return f"days without engagement (since last inbound activity, else since creation): {tiers}"
@@ -247,6 +265,9 @@ class NoActivity:
 
     def max_points(self) -> float:
         return 0.0
+
+    def min_points(self) -> float:
+        return min(self.points, 0.0)
 
     def rule(self) -> str:
         return f"`totalActivities` is 0: {self.points:+.2f} (not in the seed)"
