@@ -1,0 +1,46 @@
+"""Job records: bulk scoring and training runs with status and progress."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadml import errors
+from leadml.storage.tables import Job
+
+RUNNING = ("queued", "running", "cancelling")
+
+
+def create_job(session: Session, *, tenant_id: int, config_id: int, kind: str, params: dict[str, Any] | None = None,
+               engine: str = "local") -> Job:
+    """One job of a kind per config at a time."""
+    busy = session.scalar(
+        select(Job).where(Job.config_id == config_id, Job.kind == kind, Job.status.in_(RUNNING)).limit(1)
+    )
+    if busy is not None:
+        raise errors.Conflict(f"a {kind} job is already running for config {config_id}", details={"jobId": busy.id})
+    job = Job(tenant_id=tenant_id, config_id=config_id, kind=kind, status="queued", params=params or {},
+              engine=engine, created_at=datetime.now(UTC))
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, *, tenant_id: int | None, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or (tenant_id is not None and job.tenant_id != tenant_id):
+        raise errors.NotFound(f"job {job_id} not found")
+    return job
+
+
+def to_dict(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id, "kind": job.kind, "status": job.status, "processed": job.processed, "total": job.total,
+        "failed": job.failed, "engine": job.engine, "configId": job.config_id,
+        "startedAt": job.started_at.isoformat() if job.started_at else None,
+        "finishedAt": job.finished_at.isoformat() if job.finished_at else None,
+        "error": job.error, "result": job.result,
+    }
