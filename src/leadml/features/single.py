@@ -142,6 +142,7 @@ def _activity_features(lead: LeadInput, activities: Sequence[ActivityInput], as_
         ),
         emailOpenRate=type_counts.get("email_open", 0) / sends if sends else None,
         emailClickRate=type_counts.get("email_click", 0) / sends if sends else None,
+        emailSentCount=sends,
         sequenceEngagement=_sequence_engagement(lead.sequence_step, lead.sequence_total),
         avgResponseTime=(sum(waits) / len(waits)) / rules.HOUR_MS if waits else None,
         isInActiveSequence=bool(lead.sequence_active),

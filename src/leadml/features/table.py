@@ -154,6 +154,7 @@ def _activity_feature_exprs(frame: pl.DataFrame) -> list[pl.Expr]:
         ).alias("timePattern"),
         pl.when(sends > 0).then(opens / sends).alias("emailOpenRate"),
         pl.when(sends > 0).then(clicks / sends).alias("emailClickRate"),
+        sends.alias("emailSentCount"),
         pl.when(step.is_not_null() & steps.is_not_null() & (steps > 0))
         .then(((step + 1) / steps).clip(0.0, 1.0))
         .otherwise(0.0)
