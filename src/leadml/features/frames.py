@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
 from leadml.features.activity_rules import to_millis
-from leadml.features.attributes import NUMERIC, AttributeKind, coerce_attribute, infer_attribute_kinds
+from leadml.features.attributes import AttributeKind, coerce_values, infer_attribute_kinds
 from leadml.features.inputs import ACTIVITY_SCHEMA, ATTRIBUTE_PREFIX, LEAD_SCHEMA, ActivityInput, LeadInput
 
 
@@ -48,13 +49,20 @@ def leads_frame(
         "sequence_active": pl.Series([bool(x.sequence_active) for x in items], dtype=pl.Boolean),
     }
     assert list(columns) == list(LEAD_SCHEMA)
-    for name, kind in kinds.items():
-        dtype = pl.Float64 if kind == NUMERIC else pl.String
-        values = [coerce_attribute(x.attributes.get(name), kind) for x in items]
-        columns[ATTRIBUTE_PREFIX + name] = pl.Series(values, dtype=dtype)
+    columns.update(attribute_series([x.attributes for x in items], kinds))
     if as_of is not None:
         columns["as_of"] = _datetimes([as_of.get(i) for i in ids])
     return pl.DataFrame(columns)
+
+
+def attribute_series(
+    rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, AttributeKind]
+) -> dict[str, pl.Series]:
+    """One typed ATTRIBUTE_PREFIX column per attribute in `kinds`, coerced from raw values."""
+    return {
+        ATTRIBUTE_PREFIX + name: coerce_values([row.get(name) for row in rows], kind).alias(ATTRIBUTE_PREFIX + name)
+        for name, kind in kinds.items()
+    }
 
 
 def activities_frame(activities: Mapping[int, Sequence[ActivityInput]]) -> pl.DataFrame:
