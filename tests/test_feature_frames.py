@@ -42,6 +42,12 @@ def _populate(engine) -> dict[int, tuple[LeadInput, list[ActivityInput]]]:
             dict(email="g@y.com", company="G", title="Analyst", phone="3", attributes={"industry": "tech"}),
         ]
         for i, spec in enumerate(specs):
+            if i == 3:  # another config's lead between this config's ids
+                other = Lead(tenant_id=tenant.id, config_id=configs[1].id, email="y@y.com", created_at=T0, updated_at=T0)
+                session.add(other)
+                session.flush()
+                session.add(Activity(config_id=configs[1].id, lead_id=other.id, type="call", occurred_at=T0,
+                                     direction="inbound"))
             lead = Lead(tenant_id=tenant.id, config_id=configs[0].id, created_at=T0 + timedelta(days=i),
                         updated_at=T0, **spec)
             session.add(lead)
@@ -110,6 +116,20 @@ def test_features_for_a_config_match_the_one_lead_path(engine, chunk_leads):
         single = flatten(extract_features(lead, activities, as_of=AS_OF, timezone="Europe/Berlin", attribute_kinds=kinds))
         assert_rows_agree(single, row, f"lead {row['lead_id']}")
     assert table.get_column("meetingCount").sum() == 0  # planted after as_of
+    assert table.get_column("callCount").sum() == 0  # the other config's calls stay out
+
+
+def test_activity_chunks_carry_types_as_enums(engine):
+    expected = _populate(engine)
+    chunks = list(feature_frames.iter_activity_frames(engine, config_id=1, chunk_leads=2))
+    assert [ids for ids, _ in chunks] == feature_frames.lead_id_ranges(engine, config_id=1, chunk_leads=2)
+    frame = pl.concat([activities for _, activities in chunks])
+    assert frame.schema["type"] == feature_frames.ACTIVITY_TYPE_ENUM
+    assert frame.height == sum(len(items) for _, items in expected.values())
+    assert frame.get_column("type").to_list().count("other") == sum(
+        1 for _, items in expected.values() for a in items if a.type == "webinar")
+    raw = feature_frames.load_activity_frame(engine, config_id=1).sort("lead_id", "occurred_at")
+    assert frame.sort("lead_id", "occurred_at").get_column("occurred_at").equals(raw.get_column("occurred_at"))
 
 
 def test_reads_see_the_callers_uncommitted_rows(engine):

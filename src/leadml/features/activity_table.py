@@ -31,7 +31,10 @@ def epoch_millis(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 def _code_column(frame: pl.DataFrame, column: str, code_of: dict[str, int], default: int) -> pl.Series:
     """Map raw strings to small integer codes via their (few) distinct values, normalised once."""
     series = frame.get_column(column)
-    if isinstance(series.dtype, pl.Enum | pl.Categorical):
+    if isinstance(series.dtype, pl.Enum):  # already coded: map the few categories, not the rows
+        lookup = [code_of.get(name.strip().lower(), default) for name in series.dtype.categories.to_list()]
+        return pl.Series(lookup, dtype=pl.Int8).gather(series.to_physical()).fill_null(default)
+    if isinstance(series.dtype, pl.Categorical):
         series = series.cast(pl.String)
     distinct = series.unique().drop_nulls().to_list()
     mapping = {raw: code_of.get(raw.strip().lower(), default) for raw in distinct}
