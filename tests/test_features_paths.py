@@ -164,3 +164,26 @@ def test_as_of_is_required_and_timezones_are_checked():
         extract_feature_table(leads_frame({1: lead}), activities_frame({1: past}), as_of=AS_OF, timezone="Mars/Base")
     with pytest.raises(Exception):
         extract_features(lead, past, as_of=AS_OF, timezone="Mars/Base")
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("America/St_Johns", datetime(2025, 3, 9, 3, tzinfo=UTC)),  # clock change at 05:30 UTC
+        ("America/St_Johns", datetime(2025, 11, 2, 2, tzinfo=UTC)),
+        ("Australia/Lord_Howe", datetime(2024, 10, 5, 14, tzinfo=UTC)),  # half-hour change at 15:30 UTC
+        ("Europe/Berlin", datetime(2025, 10, 26, 0, tzinfo=UTC)),
+        ("Asia/Kathmandu", datetime(1985, 12, 31, 17, tzinfo=UTC)),  # +5:30 -> +5:45
+    ],
+)
+def test_local_time_matches_zoneinfo_across_clock_changes(zone, start):
+    from zoneinfo import ZoneInfo
+
+    from leadml.features.activity_rules import to_millis
+    from leadml.features.activity_table import local_millis
+
+    instants = [start + timedelta(minutes=7 * i, milliseconds=i) for i in range(60)]
+    instants += [start - timedelta(days=40), start + timedelta(days=400)]
+    expected = [to_millis(moment.astimezone(ZoneInfo(zone)).replace(tzinfo=UTC)) for moment in instants]
+    got = local_millis(pl.Series([to_millis(m) for m in instants], dtype=pl.Int64), zone).to_list()
+    assert got == expected

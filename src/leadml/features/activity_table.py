@@ -95,13 +95,41 @@ def prepare_activities(
     return frame
 
 
-def _local_weekday_hour(t: pl.Expr, timezone: str) -> tuple[pl.Expr, pl.Expr]:
-    """Local weekday (0 = Monday) and hour of epoch-ms times."""
-    if timezone in _UTC_NAMES:
-        days = t.floordiv(rules.DAY_MS)
-        return (days + 3).mod(7), t.mod(rules.DAY_MS).floordiv(rules.HOUR_MS)  # 1970-01-01 was a Thursday
-    local = pl.from_epoch(t, time_unit="ms").dt.replace_time_zone("UTC").dt.convert_time_zone(timezone)
-    return local.dt.weekday() - 1, local.dt.hour()
+def _utc_offsets(instants: pl.Series, timezone: str) -> pl.Series:
+    """UTC offset (ms) of `timezone` at each epoch-ms instant."""
+    utc = pl.from_epoch(instants, time_unit="ms")
+    local = utc.dt.replace_time_zone("UTC").dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    return local.dt.epoch("ms") - instants
+
+
+def local_millis(t: pl.Series, timezone: str) -> pl.Series:
+    """Epoch-ms instants as local wall-clock milliseconds (so local day = ms // DAY_MS).
+
+    The offset is looked up once per UTC hour and reused for every activity in that hour; the
+    rare hours that contain a clock change are converted activity by activity.
+    """
+    if timezone in _UTC_NAMES or t.len() == 0:
+        return t
+    first_hour, last_hour = t.min() // rules.HOUR_MS, t.max() // rules.HOUR_MS
+    if last_hour - first_hour > 5_000_000:  # centuries of data: convert directly
+        return t + _utc_offsets(t, timezone)
+    starts = pl.int_range(first_hour, last_hour + 1, eager=True, dtype=pl.Int64) * rules.HOUR_MS
+    at_start = _utc_offsets(starts, timezone)
+    steady = at_start == _utc_offsets(starts + (rules.HOUR_MS - 1), timezone)
+    hour_index = t // rules.HOUR_MS - first_hour
+    local = t + at_start.gather(hour_index)
+    changing = ~steady.gather(hour_index)
+    if changing.any():
+        rows = changing.arg_true()
+        exact = t.gather(rows)
+        local = local.scatter(rows, exact + _utc_offsets(exact, timezone))
+    return local
+
+
+def _local_weekday_hour(local: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Local weekday (0 = Monday) and hour from local wall-clock milliseconds."""
+    days = local.floordiv(rules.DAY_MS)
+    return (days + 3).mod(7), local.mod(rules.DAY_MS).floordiv(rules.HOUR_MS)  # 1970-01-01 was a Thursday
 
 
 def activity_stats(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
@@ -128,11 +156,13 @@ def activity_stats(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
         )
     )
 
-    weekday, hour = _local_weekday_hour(t, timezone)
+    weekday, hour = _local_weekday_hour(pl.col("_local"))
     burst = ((t.shift(-(rules.BURST_MIN_ACTIVITIES - 1)) - t) <= rules.BURST_WINDOW_MS) & (
         key.shift(-(rules.BURST_MIN_ACTIVITIES - 1)) == key
     )
-    inbound_rows = frame.filter(inbound).with_columns(
+    inbound_rows = frame.filter(inbound)
+    inbound_rows = inbound_rows.with_columns(local_millis(inbound_rows.get_column("t"), timezone).alias("_local"))
+    inbound_rows = inbound_rows.with_columns(
         burst.fill_null(False).alias("_burst_row"),
         (weekday < 5).alias("_weekday"),
         hour.is_between(rules.BUSINESS_HOURS.start, rules.BUSINESS_HOURS.stop - 1).alias("_business"),

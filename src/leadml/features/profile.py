@@ -175,24 +175,41 @@ def _company_words(company: str) -> str:
     return company.strip().lower().replace(".", "")
 
 
-def company_size_estimate(company: str | None, email: str | None, employee_value: object = None) -> str:
-    explicit = size_from_employee_value(employee_value)
+def company_form(company: str | None) -> str | None:
+    """The size class its legal-form words suggest (enterprise / mid_market / smb), else None."""
+    if company is None or not company.strip():
+        return None
+    words = _company_words(company)
+    for size, pattern in (("enterprise", _ENTERPRISE_RE), ("mid_market", _MID_RE), ("smb", _SMB_RE)):
+        if pattern.search(words):
+            return size
+    return None
+
+
+def is_startup_domain(email: str | None) -> bool:
+    return email_domain_type(email) == "corporate" and bool(_STARTUP_DOMAIN_RE.search(email_domain(email) or ""))
+
+
+def combine_company_size(explicit: str | None, form: str | None, startup_domain: bool, has_company: bool,
+                         domain_type: str) -> str:
+    """Rules 1-6 of the heuristic above, from their parts."""
     if explicit is not None:
         return explicit
-    has_company = company is not None and company.strip() != ""
-    words = _company_words(company) if has_company else ""
-    if has_company and _ENTERPRISE_RE.search(words):
-        return "enterprise"
-    domain_type = email_domain_type(email)
-    if domain_type == "corporate" and _STARTUP_DOMAIN_RE.search(email_domain(email) or ""):
+    if form == "enterprise":
+        return form
+    if startup_domain:
         return "startup"
-    if has_company and _MID_RE.search(words):
-        return "mid_market"
-    if has_company and _SMB_RE.search(words):
-        return "smb"
-    if has_company and domain_type == "free":
-        return "smb"
-    return "unknown"
+    if form is not None:
+        return form
+    return "smb" if has_company and domain_type == "free" else "unknown"
+
+
+def company_size_estimate(company: str | None, email: str | None, employee_value: object = None) -> str:
+    has_company = company is not None and company.strip() != ""
+    return combine_company_size(
+        size_from_employee_value(employee_value), company_form(company), is_startup_domain(email), has_company,
+        email_domain_type(email),
+    )
 
 
 def size_from_employee_expr(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -219,22 +236,35 @@ def _size_from_count_expr(count: pl.Expr) -> pl.Expr:
     return expr.otherwise(pl.lit(None, dtype=pl.String))
 
 
-def company_size_expr(company: pl.Expr, domain: pl.Expr, domain_type: pl.Expr, explicit: pl.Expr) -> pl.Expr:
-    trimmed = company.str.strip_chars()
-    has_company = trimmed.is_not_null() & (trimmed != "")
-    words = trimmed.str.to_lowercase().str.replace_all(".", "", literal=True)
-    startup_domain = (domain_type == "corporate") & domain.str.contains(STARTUP_DOMAIN_PATTERN)
+def company_form_expr(company: pl.Expr) -> pl.Expr:
+    words = company.str.strip_chars().str.to_lowercase().str.replace_all(".", "", literal=True)
+    return (
+        pl.when(words.str.contains(ENTERPRISE_FORM_PATTERN))
+        .then(pl.lit("enterprise"))
+        .when(words.str.contains(MID_MARKET_FORM_PATTERN))
+        .then(pl.lit("mid_market"))
+        .when(words.str.contains(SMB_FORM_PATTERN))
+        .then(pl.lit("smb"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+
+
+def startup_domain_expr(domain: pl.Expr, domain_type: pl.Expr) -> pl.Expr:
+    return ((domain_type == "corporate") & domain.str.contains(STARTUP_DOMAIN_PATTERN)).fill_null(False)
+
+
+def combine_company_size_expr(
+    explicit: pl.Expr, form: pl.Expr, startup_domain: pl.Expr, has_company: pl.Expr, domain_type: pl.Expr
+) -> pl.Expr:
     return (
         pl.when(explicit.is_not_null())
         .then(explicit)
-        .when(has_company & words.str.contains(ENTERPRISE_FORM_PATTERN))
-        .then(pl.lit("enterprise"))
+        .when(form == "enterprise")
+        .then(form)
         .when(startup_domain)
         .then(pl.lit("startup"))
-        .when(has_company & words.str.contains(MID_MARKET_FORM_PATTERN))
-        .then(pl.lit("mid_market"))
-        .when(has_company & words.str.contains(SMB_FORM_PATTERN))
-        .then(pl.lit("smb"))
+        .when(form.is_not_null())
+        .then(form)
         .when(has_company & (domain_type == "free"))
         .then(pl.lit("smb"))
         .otherwise(pl.lit("unknown"))

@@ -6,7 +6,7 @@ random activity histories.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -92,7 +92,7 @@ def _lead_rows(frame: pl.DataFrame, as_of: datetime | pl.Series | None) -> tuple
 
 
 def _text(frame: pl.DataFrame, column: str) -> pl.Expr:
-    return pl.col(column) if column in frame.columns else pl.lit(None, dtype=pl.String)
+    return pl.col(column) if column in frame.columns else pl.repeat(None, pl.len(), dtype=pl.String)
 
 
 def _given(expr: pl.Expr) -> pl.Expr:
@@ -100,10 +100,20 @@ def _given(expr: pl.Expr) -> pl.Expr:
     return (trimmed.is_not_null() & (trimmed != "")).fill_null(False)
 
 
-def _demographic_exprs(frame: pl.DataFrame, kinds: Mapping[str, AttributeKind] | None) -> list[pl.Expr]:
-    email = _text(frame, "email")
-    domain = profile.email_domain_expr(email)
-    domain_type = profile.email_domain_type_expr(domain)
+def _on_distinct(frame: pl.DataFrame, value: pl.Expr, rule: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """`rule` applied to each distinct value only: titles, domains and company names repeat a lot."""
+    values = frame.select(value.alias("value"))
+    distinct = values.unique().with_columns(rule(pl.col("value")).alias("result"))
+    return values.join(distinct, on="value", how="left", maintain_order="left", nulls_equal=True).get_column("result")
+
+
+def _demographic_exprs(frame: pl.DataFrame, kinds: Mapping[str, AttributeKind] | None) -> list[pl.Expr | pl.Series]:
+    company = _text(frame, "company")
+    domains = frame.select(profile.email_domain_expr(_text(frame, "email")).alias("domain"))
+    domain_facts = _on_distinct(domains, pl.col("domain"), lambda d: pl.struct(
+        kind=profile.email_domain_type_expr(d), startup=profile.startup_domain_expr(d, profile.email_domain_type_expr(d))
+    ))
+    domain_type = pl.lit(domain_facts.struct.field("kind"))
     explicit = pl.lit(None, dtype=pl.String)
     for name in reversed(employee_count_attributes(c[len(ATTRIBUTE_PREFIX) :] for c in attribute_columns(frame))):
         column = ATTRIBUTE_PREFIX + name
@@ -113,13 +123,17 @@ def _demographic_exprs(frame: pl.DataFrame, kinds: Mapping[str, AttributeKind] |
             value = coerce_attribute_expr(column, dtype, kinds[name])
             dtype = pl.Float64() if kinds[name] == NUMERIC else pl.String()
         explicit = pl.coalesce(profile.size_from_employee_expr(value, dtype), explicit)
+    form = _on_distinct(frame, company, profile.company_form_expr)
+    size = profile.combine_company_size_expr(
+        explicit, pl.lit(form), pl.lit(domain_facts.struct.field("startup")), _given(company), domain_type
+    )
     return [
-        _given(_text(frame, "company")).alias("hasCompany"),
+        _given(company).alias("hasCompany"),
         _given(_text(frame, "title")).alias("hasTitle"),
         _given(_text(frame, "phone")).alias("hasPhone"),
         domain_type.alias("emailDomainType"),
-        profile.title_seniority_expr(_text(frame, "title")).alias("titleSeniority"),
-        profile.company_size_expr(_text(frame, "company"), domain, domain_type, explicit).alias("companySizeEstimate"),
+        _on_distinct(frame, _text(frame, "title"), profile.title_seniority_expr).alias("titleSeniority"),
+        size.alias("companySizeEstimate"),
     ]
 
 
