@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -123,11 +124,18 @@ def build(path: Path, leads: int, per_lead: float, order: str, seed: int) -> dic
             "build_seconds": round(time.perf_counter() - started, 1)}
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(path: Path, chunk_leads: int, timezone: str) -> dict:
     from leadml.db import make_engine
     from leadml.storage.feature_frames import compute_features_for_config
 
     engine = make_engine(f"sqlite:///{path}")
+    load_before = os.getloadavg()[0]
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     rows = activities_counted = 0
     for frame in compute_features_for_config(engine, config_id=1, as_of=AS_OF, timezone=timezone,
@@ -135,10 +143,12 @@ def measure(path: Path, chunk_leads: int, timezone: str) -> dict:
         rows += frame.height
         activities_counted += int(frame.get_column("totalActivities").sum())
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
     engine.dispose()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"seconds": round(seconds, 2), "leads_scored": rows, "leads_per_second": round(rows / seconds),
             "inbound_activities_counted": activities_counted, "peak_rss_mib": round(peak_kib / 1024, 1),
+            "cpu_seconds": round(cpu, 2), "load_average_before": round(load_before, 2),
             "chunk_leads": chunk_leads, "timezone": timezone}
 
 

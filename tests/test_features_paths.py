@@ -187,3 +187,17 @@ def test_local_time_matches_zoneinfo_across_clock_changes(zone, start):
     expected = [to_millis(moment.astimezone(ZoneInfo(zone)).replace(tzinfo=UTC)) for moment in instants]
     got = local_millis(pl.Series([to_millis(m) for m in instants], dtype=pl.Int64), zone).to_list()
     assert got == expected
+
+
+def test_as_of_series_and_column_fill_each_other():
+    lead, past, future = _history()
+    acts = activities_frame({1: past + future, 2: past + future})
+    later = AS_OF + timedelta(days=3)
+    by_series = extract_feature_table(leads_frame({1: lead, 2: lead}), acts,
+                                      as_of=pl.Series([AS_OF, later], dtype=pl.Datetime("ms", "UTC")))
+    column = leads_frame({1: lead, 2: lead}, as_of={2: later})  # lead 1 has no own time: the argument fills it
+    by_column = extract_feature_table(column, acts, as_of=AS_OF)
+    assert by_series.equals(by_column)
+    assert by_series.get_column("totalActivities").to_list() == [3, 8]
+    with pytest.raises(ValueError):
+        extract_feature_table(leads_frame({1: lead}), acts, as_of=pl.Series([AS_OF, later]))
