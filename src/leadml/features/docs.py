@@ -31,6 +31,17 @@ def render_markdown() -> str:
         "Two code paths give the same values: `extract_features` (one lead, returns the groups below)",
         "and `extract_feature_table` (a polars frame, one column per feature). `flatten` turns the",
         f"groups into the flat names used as column names; custom attributes are `{attributes.CUSTOM_PREFIX}<name>`.",
+        "Tests check on random activity histories (hypothesis) that both paths agree on every feature.",
+        "",
+        "- One lead: `extract_features(lead, activities, as_of=..., timezone=..., attribute_kinds=...)`.",
+        "- Many leads: `extract_feature_table(leads, activities, as_of=..., timezone=...)`; `as_of` is one",
+        "  time, a Series aligned with the lead rows, or an `as_of` column in the leads frame (training rows,",
+        "  one time per row; a lead may appear on several rows).",
+        "- A whole config from the database: `leadml.storage.feature_frames.compute_features_for_config(",
+        "  engine, config_id=..., as_of=..., timezone=...)` yields one frame per chunk of leads (200,000 by",
+        "  default), reading the next chunk while computing the current one. `load_lead_frame` and",
+        "  `load_activity_frame` read frames for chosen leads. `python benchmarks/bench_features.py` times",
+        "  1,000,000 leads with 20,000,000 activities.",
         "",
     ]
     for category in CATEGORIES:
