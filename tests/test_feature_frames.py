@@ -12,6 +12,7 @@ from leadml import db
 from leadml.features import extract_features, flatten
 from leadml.features.inputs import ActivityInput, LeadInput
 from leadml.storage import feature_frames
+from leadml.storage.activity_partitions import ActivityPartitions
 from leadml.storage.tables import Activity, Lead, ScoringConfig, Tenant
 
 AS_OF = datetime(2025, 6, 1, 12, tzinfo=UTC)
@@ -42,8 +43,9 @@ def _populate(engine) -> dict[int, tuple[LeadInput, list[ActivityInput]]]:
             dict(email="g@y.com", company="G", title="Analyst", phone="3", attributes={"industry": "tech"}),
         ]
         for i, spec in enumerate(specs):
-            if i == 3:  # another config's lead between this config's ids
-                other = Lead(tenant_id=tenant.id, config_id=configs[1].id, email="y@y.com", created_at=T0, updated_at=T0)
+            if i in (0, 3):  # another config's leads before and between this config's ids
+                other = Lead(tenant_id=tenant.id, config_id=configs[1].id, email=f"y{i}@y.com", created_at=T0,
+                             updated_at=T0)
                 session.add(other)
                 session.flush()
                 session.add(Activity(config_id=configs[1].id, lead_id=other.id, type="call", occurred_at=T0,
@@ -100,8 +102,14 @@ def test_lead_and_activity_frames(engine):
     assert subset.height == 2 and [c for c in subset.columns if c.startswith("attr.")] == ["attr.employees", "attr.flag"]
 
 
+@pytest.mark.parametrize("read", ["scan", "index"])
 @pytest.mark.parametrize("chunk_leads", [1, 3, 100])
-def test_features_for_a_config_match_the_one_lead_path(engine, chunk_leads):
+def test_features_for_a_config_match_the_one_lead_path(engine, chunk_leads, read, monkeypatch):
+    # "scan": SQLite splits the whole activities table by chunk in one pass; "index": range reads.
+    monkeypatch.setattr(feature_frames, "SCAN_SHARE", 0.0 if read == "scan" else 2.0)
+    scans = []
+    monkeypatch.setattr(feature_frames, "ActivityPartitions",
+                        lambda *a, **k: scans.append(1) or ActivityPartitions(*a, **k))
     expected = _populate(engine)
     ranges = feature_frames.lead_id_ranges(engine, config_id=1, chunk_leads=chunk_leads)
     assert sum(1 for _ in ranges) == -(-len(expected) // chunk_leads)
@@ -117,6 +125,7 @@ def test_features_for_a_config_match_the_one_lead_path(engine, chunk_leads):
         assert_rows_agree(single, row, f"lead {row['lead_id']}")
     assert table.get_column("meetingCount").sum() == 0  # planted after as_of
     assert table.get_column("callCount").sum() == 0  # the other config's calls stay out
+    assert len(scans) == (1 if read == "scan" and engine.dialect.name == "sqlite" else 0)
 
 
 def test_activity_chunks_carry_types_as_enums(engine):

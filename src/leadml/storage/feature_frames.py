@@ -1,27 +1,21 @@
 """Leads and activities as polars frames for the vectorized feature path, read fast and in chunks.
 
-Timestamps are integer epoch milliseconds in the database and are read as integers. Three
-readers, chosen by database and by what the caller hands in:
-- SQLite file through an engine: ADBC (rows go straight to Arrow without Python objects);
-- PostgreSQL: `COPY (query) TO STDOUT` as CSV, parsed by polars;
-- anything else, or a caller's session/connection on SQLite: the DBAPI cursor (sees the
-  caller's uncommitted rows, slower).
-`compute_features_for_config` walks a config's leads in id ranges of `chunk_leads`, reading the
-next range in background threads while the current one is computed, so memory stays bounded
-by about two chunks.
+Timestamps are integer epoch milliseconds in the database and are read as integers; see
+feature_readers.py for how each database is read. `compute_features_for_config` walks a
+config's leads in id ranges of `chunk_leads`, reading the next range in background threads
+while the current one is computed, so memory stays bounded by about two chunks (plus, on
+SQLite, temporary Arrow files of the activities split by chunk: see activity_partitions.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
 
 import polars as pl
 from sqlalchemy.engine import Connection, Engine
@@ -29,173 +23,20 @@ from sqlalchemy.orm import Session
 
 from leadml.features.attributes import NUMERIC, AttributeKind, AttributeKindCounter, employee_count_attributes
 from leadml.features.frames import attribute_series
-from leadml.features.activity_rules import INBOUND, OUTBOUND
-from leadml.features.inputs import KNOWN_ACTIVITY_TYPES, LEAD_SCHEMA
+from leadml.features.inputs import LEAD_SCHEMA
 from leadml.features.table import extract_feature_table
+from leadml.storage.activity_partitions import (
+    ACTIVITY_TYPE_ENUM,
+    DIRECTION_ENUM,
+    PACKED_ACTIVITY_COLUMNS,
+    ActivityPartitions,
+    unpack_activities,
+)
+from leadml.storage.feature_readers import Column, empty_frame, open_reader, sqlite_file
 
-# --- readers --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    dtype: pl.DataType
-    nullable: bool = True
-    sql: str | None = None  # an expression to select instead of the column itself
-
-    @property
-    def expression(self) -> str:
-        # Booleans travel as integers: SQLite has no boolean and PostgreSQL's CSV writes t/f.
-        return f"CAST({self.name} AS INTEGER)" if self.dtype == pl.Boolean else (self.sql or self.name)
-
-
-def _select_list(columns: Sequence[Column]) -> str:
-    return ", ".join(f"{c.expression} AS {c.name}" for c in columns)
-
-
-def _read_schema(columns: Sequence[Column]) -> dict[str, pl.DataType]:
-    return {c.name: pl.Int64() if c.dtype == pl.Boolean else c.dtype for c in columns}
-
-
-def _finish(frame: pl.DataFrame, columns: Sequence[Column]) -> pl.DataFrame:
-    return frame.with_columns(pl.col(c.name).cast(pl.Boolean) for c in columns if c.dtype == pl.Boolean)
-
-
-def empty_frame(columns: Sequence[Column]) -> pl.DataFrame:
-    return pl.DataFrame(schema={c.name: c.dtype for c in columns})
-
-
-class _Reader:
-    dialect = "generic"
-
-    def unindexed(self, column: str) -> str:
-        """The column in a WHERE clause that SQLite must not use an index for (unary + disables it)."""
-        return f"+{column}" if self.dialect == "sqlite" else column
-
-    def order_by(self, columns: str) -> str:
-        # On SQLite the index range scan already yields this order; elsewhere polars sorts if needed.
-        return f" ORDER BY {columns}" if self.dialect == "sqlite" else ""
-
-    def frame(self, columns: Sequence[Column], table: str, where: str, params: Sequence[Any]) -> pl.DataFrame:
-        raise NotImplementedError
-
-
-class _DbapiReader(_Reader):
-    def __init__(self, dbapi_connection, dialect: str) -> None:
-        self.connection, self.dialect = dbapi_connection, dialect
-
-    def frame(self, columns, table, where, params):
-        sql = f"SELECT {_select_list(columns)} FROM {table} WHERE {where}"
-        if self.dialect != "sqlite":
-            sql = sql.replace("?", "%s")
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(sql, tuple(params))
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-        frame = pl.DataFrame(rows, schema=_read_schema(columns), orient="row") if rows else empty_frame(columns)
-        return _finish(frame, columns)
-
-
-class _AdbcSqliteReader(_Reader):
-    """SQLite through ADBC. It infers each column's type from the first values, so nullable
-    columns travel with a sentinel in place of NULL and are restored afterwards."""
-
-    dialect = "sqlite"
-    _TEXT_NULL, _INT_NULL, _REAL_NULL = "\x01", -9_223_372_036_854_775_807, -1.7976931348623157e308
-
-    def __init__(self, path: str) -> None:
-        import adbc_driver_sqlite.dbapi as adbc_sqlite
-
-        self.connection = adbc_sqlite.connect(path)
-        with self.connection.cursor() as cursor:  # wait for writers instead of failing, as the engine does
-            cursor.execute("PRAGMA busy_timeout = 30000")
-
-    def close(self) -> None:
-        self.connection.close()
-
-    def _expression(self, column: Column) -> str:
-        name = column.expression
-        if column.nullable:
-            name = f"ifnull({name}, {self._sql_sentinel(column)})"
-        return f"{name} AS {column.name}"
-
-    def _sentinel(self, column: Column):
-        if column.dtype == pl.String:
-            return self._TEXT_NULL
-        return self._REAL_NULL if column.dtype == pl.Float64 else self._INT_NULL
-
-    def _sql_sentinel(self, column: Column) -> str:
-        return "char(1)" if column.dtype == pl.String else repr(self._sentinel(column))
-
-    def frame(self, columns, table, where, params):
-        sql = f"SELECT {', '.join(self._expression(c) for c in columns)} FROM {table} WHERE {where}"
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, tuple(params))
-            table_ = cursor.fetch_arrow_table()
-        if table_.num_rows == 0:
-            return empty_frame(columns)
-        frame = pl.from_arrow(table_)
-        restore = [
-            pl.when(pl.col(c.name) != self._sentinel(c)).then(pl.col(c.name)).alias(c.name) for c in columns if c.nullable
-        ]
-        return _finish(frame.with_columns(restore).cast(_read_schema(columns)), columns)
-
-
-class _PostgresCopyReader(_Reader):
-    """PostgreSQL through COPY ... TO STDOUT as CSV: one round trip, parsed by polars."""
-
-    dialect = "postgresql"
-
-    def __init__(self, dbapi_connection) -> None:
-        self.connection = dbapi_connection
-
-    def frame(self, columns, table, where, params):
-        sql = f"COPY (SELECT {_select_list(columns)} FROM {table} WHERE {where.replace('?', '%s')}) TO STDOUT (FORMAT CSV)"
-        buffer = io.BytesIO()
-        with self.connection.cursor() as cursor, cursor.copy(sql, tuple(params)) as copy:
-            for block in copy:
-                buffer.write(block)
-        if buffer.tell() == 0:
-            return empty_frame(columns)
-        buffer.seek(0)
-        frame = pl.read_csv(buffer, has_header=False, schema=_read_schema(columns), quote_char='"')
-        return _finish(frame, columns)
-
-
-def _connection_reader(connection: Connection) -> _Reader:
-    dialect = connection.dialect.name
-    dbapi_connection = connection.connection.dbapi_connection
-    if dialect == "postgresql" and hasattr(dbapi_connection.cursor(), "copy"):
-        return _PostgresCopyReader(dbapi_connection)
-    return _DbapiReader(dbapi_connection, dialect)
-
-
-def _sqlite_file(engine: Engine) -> str | None:
-    if engine.dialect.name != "sqlite" or importlib.util.find_spec("adbc_driver_sqlite") is None:
-        return None
-    database = engine.url.database
-    return database if database and database != ":memory:" and not database.startswith("file:") else None
-
-
-@contextmanager
-def open_reader(source: Engine | Connection | Session) -> Iterator[_Reader]:
-    """A reader on `source`; a session or connection is read inside its own transaction."""
-    if isinstance(source, Session):
-        yield _connection_reader(source.connection())
-    elif isinstance(source, Connection):
-        yield _connection_reader(source)
-    elif (path := _sqlite_file(source)) is not None:
-        reader = _AdbcSqliteReader(path)
-        try:
-            yield reader
-        finally:
-            reader.close()
-    else:
-        with source.connect() as connection:
-            yield _connection_reader(connection)
-
+# Scan the whole activities table (rather than index lookups per chunk) when the config holds at
+# least this share of all leads.
+SCAN_SHARE = 0.25
 
 _TIMESTAMP_COLUMNS = ("created_at", "updated_at", "outcome_at")
 _LEAD_COLUMN_TYPES: dict[str, pl.DataType] = {
@@ -211,39 +52,6 @@ _ACTIVITY_COLUMNS = (
     Column("occurred_at", pl.Int64(), nullable=False),
     Column("direction", pl.String(), nullable=False),
 )
-# The bulk path reads each activity as lead_id plus one integer packing its time, type and
-# direction (occurred_at * 32 + type code * 4 + direction code): half the values to convert, no
-# strings. Ingestion stores canonical lower-case names; other spellings are normalised in SQL.
-ACTIVITY_TYPE_ENUM = pl.Enum([*KNOWN_ACTIVITY_TYPES, "other"])
-DIRECTION_ENUM = pl.Enum([INBOUND, OUTBOUND])
-
-
-def _code_sql(column: str, names: Sequence[str], default: int) -> str:
-    cases = " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(names))
-    return f"CASE {column} {cases} ELSE (CASE lower(trim({column})) {cases} ELSE {default} END) END"
-
-
-_PACKED_ACTIVITY_COLUMNS = (
-    Column("lead_id", pl.Int64(), nullable=False),
-    Column("packed", pl.Int64(), nullable=False, sql=(
-        f"occurred_at * 32 + ({_code_sql('type', KNOWN_ACTIVITY_TYPES, len(KNOWN_ACTIVITY_TYPES))}) * 4"
-        f" + ({_code_sql('direction', (INBOUND, OUTBOUND), 2)})"
-    )),
-)
-
-
-def _unpack_activities(packed: pl.DataFrame) -> pl.DataFrame:
-    types = pl.Series([*KNOWN_ACTIVITY_TYPES, "other"], dtype=ACTIVITY_TYPE_ENUM)
-    directions = pl.Series([INBOUND, OUTBOUND, None], dtype=DIRECTION_ENUM)
-    code = pl.col("packed").mod(32)
-    return packed.select(
-        "lead_id",
-        pl.lit(types).gather(code.floordiv(4)).alias("type"),
-        pl.col("packed").floordiv(32).alias("occurred_at"),
-        pl.lit(directions).gather(code.mod(4)).alias("direction"),
-    )
-
-
 _IN_BATCH = 500  # ids per IN (...) list: SQLite caps bound parameters per statement
 
 
@@ -379,16 +187,48 @@ def _load_range_activities(source, config_id: int, first: int, last: int, contig
         tail, params = "lead_id BETWEEN ? AND ?", (first, last)
         if not contiguous:
             tail, params = f"{tail} AND {reader.unindexed('config_id')} = ?", (first, last, config_id)
-        packed = reader.frame(_PACKED_ACTIVITY_COLUMNS, "activities", tail + reader.order_by("lead_id, occurred_at"), params)
-    return _unpack_activities(packed)
+        packed = reader.frame(PACKED_ACTIVITY_COLUMNS, "activities", tail + reader.order_by("lead_id, occurred_at"), params)
+    return unpack_activities(packed)
+
+
+@contextmanager
+def _chunk_activities(source, config_id: int, chunks: list[tuple[int, int, bool]]) -> Iterator[Callable[[int], pl.DataFrame]]:
+    """A loader: chunk index -> that chunk's activities (enum-coded, see activity_partitions).
+
+    On a SQLite file where the config holds a good share of all leads, the whole activities
+    table is first split by chunk in one sequential pass (fast whatever the storage order);
+    otherwise each chunk is read through the (lead_id, occurred_at) index.
+    """
+    path = sqlite_file(source) if isinstance(source, Engine) else None
+    if path is not None and chunks and _config_share(source, config_id) >= SCAN_SHARE:
+        with tempfile.TemporaryDirectory(prefix="leadml-activities-") as directory:
+            partitions = ActivityPartitions(path, config_id=config_id, chunk_firsts=[c[0] for c in chunks],
+                                            directory=Path(directory))
+            yield partitions.load
+    else:
+        yield lambda index: _load_range_activities(source, config_id, *chunks[index])
+
+
+def _config_share(source, config_id: int) -> float:
+    count = [Column("n", pl.Int64(), nullable=False, sql="count(*)")]
+    with open_reader(source) as reader:
+        mine = reader.frame(count, "leads", "config_id = ?", (config_id,)).item()
+        everyone = reader.frame(count, "leads", "1 = 1", ()).item()
+    return mine / everyone if everyone else 0.0
 
 
 def iter_activity_frames(
     source: Engine | Connection | Session, *, config_id: int, chunk_leads: int = 200_000
 ) -> Iterator[tuple[tuple[int, int], pl.DataFrame]]:
-    """((first id, last id), activities of the config's leads in that id range) per chunk of leads."""
-    for first, last, contiguous in _lead_chunks(source, config_id, chunk_leads):
-        yield (first, last), _load_range_activities(source, config_id, first, last, contiguous)
+    """((first id, last id), activities of the config's leads in that id range) per chunk of leads.
+
+    Frames hold lead_id, type (ACTIVITY_TYPE_ENUM: unknown types are "other"), occurred_at
+    (epoch ms) and direction (DIRECTION_ENUM, null when not given), in storage order.
+    """
+    chunks = _lead_chunks(source, config_id, chunk_leads)
+    with _chunk_activities(source, config_id, chunks) as load:
+        for index, (first, last, _) in enumerate(chunks):
+            yield (first, last), load(index)
 
 
 def scan_attribute_kinds(source: Engine | Connection | Session, *, config_id: int, batch: int = 200_000) -> dict[str, AttributeKind]:
@@ -420,21 +260,19 @@ def compute_features_for_config(
     """
     kinds = dict(attribute_kinds) if attribute_kinds is not None else scan_attribute_kinds(engine, config_id=config_id)
     names = list(custom_attributes) if custom_attributes is not None else list(kinds)
-    ranges = _lead_chunks(engine, config_id, chunk_leads)
-
-    def submit(pool: ThreadPoolExecutor, first: int, last: int, contiguous: bool):
-        return (
-            pool.submit(_load_range_leads, engine, config_id, first, last, kinds, names),
-            pool.submit(_load_range_activities, engine, config_id, first, last, contiguous),
-        )
-
+    chunks = _lead_chunks(engine, config_id, chunk_leads)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="feature-read") as pool:
-        pending = submit(pool, *ranges[0]) if ranges else None
-        for index in range(len(ranges)):
-            leads_future, activities_future = pending
-            leads, activities = leads_future.result(), activities_future.result()
-            pending = submit(pool, *ranges[index + 1]) if index + 1 < len(ranges) else None
-            yield extract_feature_table(
-                leads, activities, as_of=as_of, timezone=timezone, custom_attributes=names, attribute_kinds=kinds
-            )
-            del leads, activities
+        load_leads = [pool.submit(_load_range_leads, engine, config_id, first, last, kinds, names)
+                      for first, last, _ in chunks[:1]]
+        with _chunk_activities(engine, config_id, chunks) as load_activities:
+            load_next = [pool.submit(load_activities, 0)] if chunks else []
+            for index in range(len(chunks)):
+                leads, activities = load_leads.pop().result(), load_next.pop().result()
+                if index + 1 < len(chunks):  # read the next chunk while this one is computed
+                    first, last, _ = chunks[index + 1]
+                    load_leads.append(pool.submit(_load_range_leads, engine, config_id, first, last, kinds, names))
+                    load_next.append(pool.submit(load_activities, index + 1))
+                yield extract_feature_table(
+                    leads, activities, as_of=as_of, timezone=timezone, custom_attributes=names, attribute_kinds=kinds
+                )
+                del leads, activities
