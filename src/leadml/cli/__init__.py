@@ -11,3 +11,4 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="leadml: self
 from leadml.cli import admin as _admin  # noqa: E402,F401
 from leadml.cli import data as _data  # noqa: E402,F401
 from leadml.cli import predict as _predict  # noqa: E402,F401
+from leadml.cli import synth as _synth  # noqa: E402,F401
