@@ -48,8 +48,12 @@ def both_paths(
     kinds = dict(attribute_kinds) if attribute_kinds is not None else infer_attribute_kinds([lead.attributes])
     single = flatten(
         extract_features(
-            lead, activities, as_of=as_of, timezone=timezone,
-            custom_attributes=custom_attributes, attribute_kinds=kinds,
+            lead,
+            activities,
+            as_of=as_of,
+            timezone=timezone,
+            custom_attributes=custom_attributes,
+            attribute_kinds=kinds,
         )
     )
     table = extract_feature_table(

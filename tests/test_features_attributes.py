@@ -106,7 +106,10 @@ def test_raw_typed_frame_columns_are_coerced_by_the_given_kinds():
     kinds = {"n": "numeric", "c": "categorical", "b": "categorical", "missing": "numeric"}
     table = extract_feature_table(frame, pl.DataFrame(schema=ACTIVITY_SCHEMA), as_of=AS_OF, attribute_kinds=kinds)
     assert table.select(pl.col("^custom.*$")).to_dict(as_series=False) == {
-        "custom.n": [5.0, None], "custom.c": ["2", "2.5"], "custom.b": ["true", None], "custom.missing": [None, None],
+        "custom.n": [5.0, None],
+        "custom.c": ["2", "2.5"],
+        "custom.b": ["true", None],
+        "custom.missing": [None, None],
     }
     only = extract_feature_table(frame, pl.DataFrame(schema=ACTIVITY_SCHEMA), as_of=AS_OF, custom_attributes=["c"])
     assert only.columns[-1] == "custom.c" and only.schema["custom.c"] == pl.Float64  # natural type without kinds
@@ -125,7 +128,13 @@ def test_x_education_columns_become_custom_features():
     )
     table = extract_feature_table(leads, pl.DataFrame(schema=ACTIVITY_SCHEMA), as_of=AS_OF, attribute_kinds=kinds)
     assert table.height == raw.height
-    assert table.get_column("custom.Specialization").value_counts().filter(pl.col("custom.Specialization") == "Select").height == 1
+    assert (
+        table.get_column("custom.Specialization")
+        .value_counts()
+        .filter(pl.col("custom.Specialization") == "Select")
+        .height
+        == 1
+    )
     assert table.schema["custom.TotalVisits"] == pl.Float64
     assert table.get_column("totalActivities").sum() == 0
 
@@ -148,5 +157,7 @@ def test_docs_generator_check_mode(tmp_path):
     stale.write_text("old", encoding="utf-8")
     command = [sys.executable, "-m", "leadml.features.docs", "--check", str(stale)]
     assert subprocess.run(command, capture_output=True).returncode == 1
-    assert subprocess.run([sys.executable, "-m", "leadml.features.docs", str(stale)], capture_output=True).returncode == 0
+    assert (
+        subprocess.run([sys.executable, "-m", "leadml.features.docs", str(stale)], capture_output=True).returncode == 0
+    )
     assert subprocess.run(command, capture_output=True).returncode == 0

@@ -20,7 +20,9 @@ def lead(**kwargs) -> LeadInput:
 
 def act(kind: str, ago: timedelta, direction: str | None = None) -> ActivityInput:
     if direction is None:
-        return ActivityInput(kind, AS_OF - ago) if kind != "email_sent" else ActivityInput(kind, AS_OF - ago, "outbound")
+        return (
+            ActivityInput(kind, AS_OF - ago) if kind != "email_sent" else ActivityInput(kind, AS_OF - ago, "outbound")
+        )
     return ActivityInput(kind, AS_OF - ago, direction)
 
 
@@ -145,16 +147,24 @@ def test_no_activity_means_no_recency():
 def test_channel_diversity_counts_channels_not_type_strings():
     email_only = [act("email_open", timedelta(hours=h)) for h in (5, 6, 7)] + [act("email_click", timedelta(hours=4))]
     assert features(lead(), email_only)["channelDiversity"] == 1
-    mixed = email_only + [act("page_view", timedelta(hours=3)), act("webinar", timedelta(hours=2)),
-                          act("Form_Submit", timedelta(hours=1))]
+    mixed = email_only + [
+        act("page_view", timedelta(hours=3)),
+        act("webinar", timedelta(hours=2)),
+        act("Form_Submit", timedelta(hours=1)),
+    ]
     got = features(lead(), mixed)
     assert got["channelDiversity"] == 3  # email, web, form; the unknown "webinar" is no channel
     assert got["totalActivities"] == 7 and got["formSubmitCount"] == 1
 
 
 def test_counts_velocity_and_high_value_actions():
-    activities = [act("meeting", timedelta(days=1)), act("call", timedelta(days=2)), act("form_submit", timedelta(days=3)),
-                  act("page_view", timedelta(days=4)), act("email_open", timedelta(days=5))]
+    activities = [
+        act("meeting", timedelta(days=1)),
+        act("call", timedelta(days=2)),
+        act("form_submit", timedelta(days=3)),
+        act("page_view", timedelta(days=4)),
+        act("email_open", timedelta(days=5)),
+    ]
     got = features(lead(created_at=AS_OF - timedelta(days=10)), activities)
     assert got["highValueActionCount"] == 3
     assert got["activityVelocity"] == pytest.approx(0.5)
@@ -180,10 +190,12 @@ def test_activity_burst(gaps_hours, burst):
 def test_day_pattern_cut_offs():
     monday = AS_OF - timedelta(days=2)
     sunday = AS_OF - timedelta(days=3)
+
     def pattern(n_weekday, n_weekend):
         activities = [ActivityInput("page_view", monday - timedelta(minutes=i)) for i in range(n_weekday)]
         activities += [ActivityInput("page_view", sunday - timedelta(minutes=i)) for i in range(n_weekend)]
         return features(lead(), activities)["dayPattern"]
+
     assert pattern(5, 0) == "weekday"
     assert pattern(4, 1) == "mixed"  # exactly 0.8 is not above 0.8
     assert pattern(9, 1) == "weekday"
@@ -196,8 +208,9 @@ def test_hours_and_weekdays_use_the_config_timezone_not_the_servers(monkeypatch)
     # 23:00 in Tokyo. Sunday 23:30 UTC is already Monday morning in Tokyo.
     monday = datetime(2025, 3, 10, 14, 0, tzinfo=UTC)
     activities = [ActivityInput("page_view", monday + timedelta(minutes=i)) for i in range(5)]
-    sunday_late = [ActivityInput("page_view", datetime(2025, 3, 9, 23, 30, tzinfo=UTC) + timedelta(minutes=i))
-                   for i in range(5)]
+    sunday_late = [
+        ActivityInput("page_view", datetime(2025, 3, 9, 23, 30, tzinfo=UTC) + timedelta(minutes=i)) for i in range(5)
+    ]
     as_of = datetime(2025, 3, 11, tzinfo=UTC)
 
     def patterns(timezone, items):
@@ -247,8 +260,14 @@ def test_email_rates_are_per_send():
 
 @pytest.mark.parametrize(
     ("step", "total", "active", "engagement"),
-    [(0, 4, True, 0.25), (3, 4, True, 1.0), (9, 4, False, 1.0), (None, 4, False, 0.0), (1, 0, True, 0.0),
-     (None, None, False, 0.0)],
+    [
+        (0, 4, True, 0.25),
+        (3, 4, True, 1.0),
+        (9, 4, False, 1.0),
+        (None, 4, False, 0.0),
+        (1, 0, True, 0.0),
+        (None, None, False, 0.0),
+    ],
 )
 def test_sequence_features(step, total, active, engagement):
     got = features(lead(sequence_name="nurture", sequence_step=step, sequence_total=total, sequence_active=active))
@@ -257,9 +276,11 @@ def test_sequence_features(step, total, active, engagement):
 
 
 def test_direction_falls_back_to_the_types_default():
-    activities = [ActivityInput("email_sent", AS_OF - timedelta(days=1), None),
-                  ActivityInput("EMAIL_SENT", AS_OF - timedelta(days=1), "sideways"),
-                  ActivityInput(" page_view ", AS_OF - timedelta(days=1), "INBOUND")]
+    activities = [
+        ActivityInput("email_sent", AS_OF - timedelta(days=1), None),
+        ActivityInput("EMAIL_SENT", AS_OF - timedelta(days=1), "sideways"),
+        ActivityInput(" page_view ", AS_OF - timedelta(days=1), "INBOUND"),
+    ]
     got = features(lead(), activities)
     assert got["emailSentCount"] == 2 and got["pageViewCount"] == 1 and got["totalActivities"] == 1
 

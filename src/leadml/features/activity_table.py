@@ -73,7 +73,9 @@ def prepare_activities(
         frame = frame.filter(pl.col("t") <= scalar_as_of).rename({"lead_id": "_key"})
     else:
         frame = (
-            frame.join(rows.lazy().select("lead_id", "_key", "_as_of"), on="lead_id", how="inner", maintain_order="left")
+            frame.join(
+                rows.lazy().select("lead_id", "_key", "_as_of"), on="lead_id", how="inner", maintain_order="left"
+            )
             .filter(pl.col("t") <= pl.col("_as_of"))
             .drop("lead_id", "_as_of")
         )

@@ -115,7 +115,7 @@ def infer_frame_attribute_kinds(leads: pl.DataFrame) -> dict[str, AttributeKind]
     kinds: dict[str, AttributeKind] = {}
     for column in attribute_columns(leads):
         dtype = leads.schema[column]
-        name = column[len(ATTRIBUTE_PREFIX):]
+        name = column[len(ATTRIBUTE_PREFIX) :]
         if dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null:
             kinds[name] = NUMERIC
         elif dtype == pl.String:
@@ -212,9 +212,19 @@ def coerce_attribute_expr(column: str, dtype: pl.DataType, kind: AttributeKind) 
 # Attribute names (compared lower-case without punctuation) that hold an employee count, in order
 # of preference: employees, employee_count, employeeCount, company_size, numberOfEmployees ...
 EMPLOYEE_COUNT_KEYS = (
-    "employees", "employeecount", "numberofemployees", "numemployees", "noofemployees",
-    "employeescount", "companyemployees", "headcount", "staffcount", "companysize",
-    "employeesize", "employeerange", "sizeofcompany",
+    "employees",
+    "employeecount",
+    "numberofemployees",
+    "numemployees",
+    "noofemployees",
+    "employeescount",
+    "companyemployees",
+    "headcount",
+    "staffcount",
+    "companysize",
+    "employeesize",
+    "employeerange",
+    "sizeofcompany",
 )
 
 

@@ -78,8 +78,7 @@ def render_markdown() -> str:
         "`startup`. It is checked before the next rule because most startups are incorporated.",
         "4. An incorporated-company form (inc, incorporated, corp, co, company, gmbh, sa, spa, sas, nv, bv, "
         "ab, oy, kk): `mid_market`.",
-        "5. A small-company form (llc, llp, pllc, lp, ltd, limited, pty, sarl, srl, sprl, ug, bvba, eurl): "
-        "`smb`.",
+        "5. A small-company form (llc, llp, pllc, lp, ltd, limited, pty, sarl, srl, sprl, ug, bvba, eurl): `smb`.",
         "6. A company name with a free webmail address: `smb`. Otherwise `unknown`.",
         "",
         "Legal forms are matched as whole words, case-insensitive, ignoring dots: `Acme Inc.`, `Acme Corp.`",

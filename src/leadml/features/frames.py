@@ -55,9 +55,7 @@ def leads_frame(
     return pl.DataFrame(columns)
 
 
-def attribute_series(
-    rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, AttributeKind]
-) -> dict[str, pl.Series]:
+def attribute_series(rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, AttributeKind]) -> dict[str, pl.Series]:
     """One typed ATTRIBUTE_PREFIX column per attribute in `kinds`, coerced from raw values."""
     return {
         ATTRIBUTE_PREFIX + name: coerce_values([row.get(name) for row in rows], kind).alias(ATTRIBUTE_PREFIX + name)

@@ -17,12 +17,64 @@ import polars as pl
 # Webmail providers. A domain is "free" when its first label is one of these and the rest is a
 # plain country or generic ending: gmail.com, yahoo.co.uk, hotmail.fr, gmx.de, yandex.com.tr ...
 FREE_EMAIL_PROVIDERS = (
-    "gmail", "googlemail", "yahoo", "ymail", "rocketmail", "hotmail", "outlook", "live", "msn",
-    "aol", "aim", "icloud", "me", "mac", "mail", "email", "protonmail", "proton", "pm", "tutanota",
-    "zoho", "zohomail", "yandex", "ya", "gmx", "web", "t-online", "freenet", "laposte", "orange",
-    "wanadoo", "free", "libero", "virgilio", "rediffmail", "qq", "163", "126", "naver", "daum",
-    "hanmail", "rambler", "seznam", "wp", "o2", "interia", "bol", "uol", "terra", "fastmail",
-    "hushmail", "inbox", "att", "comcast", "verizon", "sbcglobal", "btinternet", "sky",
+    "gmail",
+    "googlemail",
+    "yahoo",
+    "ymail",
+    "rocketmail",
+    "hotmail",
+    "outlook",
+    "live",
+    "msn",
+    "aol",
+    "aim",
+    "icloud",
+    "me",
+    "mac",
+    "mail",
+    "email",
+    "protonmail",
+    "proton",
+    "pm",
+    "tutanota",
+    "zoho",
+    "zohomail",
+    "yandex",
+    "ya",
+    "gmx",
+    "web",
+    "t-online",
+    "freenet",
+    "laposte",
+    "orange",
+    "wanadoo",
+    "free",
+    "libero",
+    "virgilio",
+    "rediffmail",
+    "qq",
+    "163",
+    "126",
+    "naver",
+    "daum",
+    "hanmail",
+    "rambler",
+    "seznam",
+    "wp",
+    "o2",
+    "interia",
+    "bol",
+    "uol",
+    "terra",
+    "fastmail",
+    "hushmail",
+    "inbox",
+    "att",
+    "comcast",
+    "verizon",
+    "sbcglobal",
+    "btinternet",
+    "sky",
 )
 _ENDING = r"(?:[a-z]{2,}|(?:co|com|net|org|ne|or)\.[a-z]{2})"
 # The address part after the last "@": must contain a dot and no whitespace.
@@ -190,8 +242,9 @@ def is_startup_domain(email: str | None) -> bool:
     return email_domain_type(email) == "corporate" and bool(_STARTUP_DOMAIN_RE.search(email_domain(email) or ""))
 
 
-def combine_company_size(explicit: str | None, form: str | None, startup_domain: bool, has_company: bool,
-                         domain_type: str) -> str:
+def combine_company_size(
+    explicit: str | None, form: str | None, startup_domain: bool, has_company: bool, domain_type: str
+) -> str:
     """Rules 1-6 of the heuristic above, from their parts."""
     if explicit is not None:
         return explicit
@@ -207,7 +260,10 @@ def combine_company_size(explicit: str | None, form: str | None, startup_domain:
 def company_size_estimate(company: str | None, email: str | None, employee_value: object = None) -> str:
     has_company = company is not None and company.strip() != ""
     return combine_company_size(
-        size_from_employee_value(employee_value), company_form(company), is_startup_domain(email), has_company,
+        size_from_employee_value(employee_value),
+        company_form(company),
+        is_startup_domain(email),
+        has_company,
         email_domain_type(email),
     )
 

@@ -110,9 +110,14 @@ def _on_distinct(frame: pl.DataFrame, value: pl.Expr, rule: Callable[[pl.Expr], 
 def _demographic_exprs(frame: pl.DataFrame, kinds: Mapping[str, AttributeKind] | None) -> list[pl.Expr | pl.Series]:
     company = _text(frame, "company")
     domains = frame.select(profile.email_domain_expr(_text(frame, "email")).alias("domain"))
-    domain_facts = _on_distinct(domains, pl.col("domain"), lambda d: pl.struct(
-        kind=profile.email_domain_type_expr(d), startup=profile.startup_domain_expr(d, profile.email_domain_type_expr(d))
-    ))
+    domain_facts = _on_distinct(
+        domains,
+        pl.col("domain"),
+        lambda d: pl.struct(
+            kind=profile.email_domain_type_expr(d),
+            startup=profile.startup_domain_expr(d, profile.email_domain_type_expr(d)),
+        ),
+    )
     domain_type = pl.lit(domain_facts.struct.field("kind"))
     explicit = pl.lit(None, dtype=pl.String)
     for name in reversed(employee_count_attributes(c[len(ATTRIBUTE_PREFIX) :] for c in attribute_columns(frame))):

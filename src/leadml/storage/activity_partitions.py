@@ -36,10 +36,15 @@ def _code_sql(column: str, names: Sequence[str], default: int) -> str:
 
 PACKED_ACTIVITY_COLUMNS = (
     Column("lead_id", pl.Int64(), nullable=False),
-    Column("packed", pl.Int64(), nullable=False, sql=(
-        f"occurred_at * 32 + ({_code_sql('type', KNOWN_ACTIVITY_TYPES, len(KNOWN_ACTIVITY_TYPES))}) * 4"
-        f" + ({_code_sql('direction', (INBOUND, OUTBOUND), 2)})"
-    )),
+    Column(
+        "packed",
+        pl.Int64(),
+        nullable=False,
+        sql=(
+            f"occurred_at * 32 + ({_code_sql('type', KNOWN_ACTIVITY_TYPES, len(KNOWN_ACTIVITY_TYPES))}) * 4"
+            f" + ({_code_sql('direction', (INBOUND, OUTBOUND), 2)})"
+        ),
+    ),
 )
 
 
@@ -66,8 +71,13 @@ class ActivityPartitions:
         self._files: dict[int, list[tuple[int, int, Path]]] = {}
         with _reader(path) as reader:
             low, high = reader.frame(
-                [Column("low", pl.Int64(), nullable=True, sql="min(id)"),
-                 Column("high", pl.Int64(), nullable=True, sql="max(id)")], "activities", "1 = 1", ()
+                [
+                    Column("low", pl.Int64(), nullable=True, sql="min(id)"),
+                    Column("high", pl.Int64(), nullable=True, sql="max(id)"),
+                ],
+                "activities",
+                "1 = 1",
+                (),
             ).row(0)
         if low is None or not chunk_firsts:
             return
@@ -81,8 +91,9 @@ class ActivityPartitions:
         with _reader(path) as reader:
             batches, rows, flush = [], 0, 0
             # A sequential walk of the table by rowid; `+config_id` keeps SQLite off the config index.
-            for batch in reader.batches(PACKED_ACTIVITY_COLUMNS, "activities", "id BETWEEN ? AND ? AND +config_id = ?",
-                                        (*id_range, config_id)):
+            for batch in reader.batches(
+                PACKED_ACTIVITY_COLUMNS, "activities", "id BETWEEN ? AND ? AND +config_id = ?", (*id_range, config_id)
+            ):
                 batches.append(batch)
                 rows += batch.height
                 if rows >= _FLUSH_ROWS:

@@ -34,17 +34,42 @@ from leadml.storage.activity_partitions import (
 )
 from leadml.storage.feature_readers import Column, empty_frame, open_reader, sqlite_file
 
+__all__ = [
+    "ACTIVITY_TYPE_ENUM",
+    "DIRECTION_ENUM",
+    "compute_features_for_config",
+    "iter_activity_frames",
+    "lead_id_ranges",
+    "load_activity_frame",
+    "load_lead_frame",
+    "scan_attribute_kinds",
+]
+
 # Scan the whole activities table (rather than index lookups per chunk) when the config holds at
 # least this share of all leads.
 SCAN_SHARE = 0.25
 
 _TIMESTAMP_COLUMNS = ("created_at", "updated_at", "outcome_at")
 _LEAD_COLUMN_TYPES: dict[str, pl.DataType] = {
-    "id": pl.Int64(), "email": pl.String(), "company": pl.String(), "phone": pl.String(), "title": pl.String(),
-    "created_at": pl.Int64(), "updated_at": pl.Int64(), "sequence_name": pl.String(), "sequence_step": pl.Int64(),
-    "sequence_total": pl.Int64(), "sequence_active": pl.Boolean(), "external_id": pl.String(),
-    "name": pl.String(), "pipeline_stage": pl.String(), "pipeline_value": pl.Float64(), "is_active": pl.Boolean(),
-    "outcome_status": pl.String(), "outcome_at": pl.Int64(), "outcome_value": pl.Float64(),
+    "id": pl.Int64(),
+    "email": pl.String(),
+    "company": pl.String(),
+    "phone": pl.String(),
+    "title": pl.String(),
+    "created_at": pl.Int64(),
+    "updated_at": pl.Int64(),
+    "sequence_name": pl.String(),
+    "sequence_step": pl.Int64(),
+    "sequence_total": pl.Int64(),
+    "sequence_active": pl.Boolean(),
+    "external_id": pl.String(),
+    "name": pl.String(),
+    "pipeline_stage": pl.String(),
+    "pipeline_value": pl.Float64(),
+    "is_active": pl.Boolean(),
+    "outcome_status": pl.String(),
+    "outcome_at": pl.Int64(),
+    "outcome_value": pl.Float64(),
 }
 _ACTIVITY_COLUMNS = (
     Column("lead_id", pl.Int64(), nullable=False),
@@ -96,8 +121,14 @@ def _shape_leads(
         # Requested attributes no lead has are all-null (numeric, as for any attribute without values).
         keep = set(attributes) | set(employee_count_attributes(kinds))
         wanted = {name: kinds.get(name, NUMERIC) for name in sorted(keep)}
-    frame = raw.drop("attributes").rename({"id": "lead_id"}).with_columns(
-        pl.col(c).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC") for c in _TIMESTAMP_COLUMNS if c in raw.columns
+    frame = (
+        raw.drop("attributes")
+        .rename({"id": "lead_id"})
+        .with_columns(
+            pl.col(c).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+            for c in _TIMESTAMP_COLUMNS
+            if c in raw.columns
+        )
     )
     return frame.with_columns(series.gather(index) for series in attribute_series(rows, wanted).values())
 
@@ -124,8 +155,9 @@ def load_lead_frame(
         else:
             ids = sorted(set(int(i) for i in lead_ids))
             parts = [
-                reader.frame(columns, "leads", f"config_id = ? AND id IN ({', '.join('?' * len(batch))})",
-                             (config_id, *batch))
+                reader.frame(
+                    columns, "leads", f"config_id = ? AND id IN ({', '.join('?' * len(batch))})", (config_id, *batch)
+                )
                 for batch in (ids[i : i + _IN_BATCH] for i in range(0, len(ids), _IN_BATCH))
             ]
             raw = pl.concat(parts) if parts else empty_frame(columns)
@@ -141,9 +173,12 @@ def load_activity_frame(
             return reader.frame(_ACTIVITY_COLUMNS, "activities", "config_id = ?", (config_id,))
         ids = sorted(set(int(i) for i in lead_ids))
         parts = [
-            reader.frame(_ACTIVITY_COLUMNS, "activities",
-                         f"{reader.unindexed('config_id')} = ? AND lead_id IN ({', '.join('?' * len(batch))})",
-                         (config_id, *batch))
+            reader.frame(
+                _ACTIVITY_COLUMNS,
+                "activities",
+                f"{reader.unindexed('config_id')} = ? AND lead_id IN ({', '.join('?' * len(batch))})",
+                (config_id, *batch),
+            )
             for batch in (ids[i : i + _IN_BATCH] for i in range(0, len(ids), _IN_BATCH))
         ]
     return pl.concat(parts) if parts else empty_frame(_ACTIVITY_COLUMNS)
@@ -166,13 +201,17 @@ def _lead_chunks(source, config_id: int, chunk_leads: int) -> list[tuple[int, in
     if len(lasts) < len(firsts):
         lasts.append(ids[-1])
     sizes = [min(chunk_leads, ids.len() - i * chunk_leads) for i in range(len(firsts))]
-    return [(f, l, l - f + 1 == n) for f, l, n in zip(firsts, lasts, sizes, strict=True)]
+    return [(first, last, last - first + 1 == n) for first, last, n in zip(firsts, lasts, sizes, strict=True)]
 
 
 def _load_range_leads(source, config_id, first, last, kinds, attributes) -> pl.DataFrame:
     with open_reader(source) as reader:
-        raw = reader.frame(_lead_columns(()), "leads", f"id BETWEEN ? AND ? AND {reader.unindexed('config_id')} = ?"
-                           " ORDER BY id", (first, last, config_id))
+        raw = reader.frame(
+            _lead_columns(()),
+            "leads",
+            f"id BETWEEN ? AND ? AND {reader.unindexed('config_id')} = ? ORDER BY id",
+            (first, last, config_id),
+        )
     return _shape_leads(raw, kinds, attributes)
 
 
@@ -187,12 +226,16 @@ def _load_range_activities(source, config_id: int, first: int, last: int, contig
         tail, params = "lead_id BETWEEN ? AND ?", (first, last)
         if not contiguous:
             tail, params = f"{tail} AND {reader.unindexed('config_id')} = ?", (first, last, config_id)
-        packed = reader.frame(PACKED_ACTIVITY_COLUMNS, "activities", tail + reader.order_by("lead_id, occurred_at"), params)
+        packed = reader.frame(
+            PACKED_ACTIVITY_COLUMNS, "activities", tail + reader.order_by("lead_id, occurred_at"), params
+        )
     return unpack_activities(packed)
 
 
 @contextmanager
-def _chunk_activities(source, config_id: int, chunks: list[tuple[int, int, bool]]) -> Iterator[Callable[[int], pl.DataFrame]]:
+def _chunk_activities(
+    source, config_id: int, chunks: list[tuple[int, int, bool]]
+) -> Iterator[Callable[[int], pl.DataFrame]]:
     """A loader: chunk index -> that chunk's activities (enum-coded, see activity_partitions).
 
     On a SQLite file where the config holds a good share of all leads, the whole activities
@@ -202,8 +245,9 @@ def _chunk_activities(source, config_id: int, chunks: list[tuple[int, int, bool]
     path = sqlite_file(source) if isinstance(source, Engine) else None
     if path is not None and chunks and _config_share(source, config_id) >= SCAN_SHARE:
         with tempfile.TemporaryDirectory(prefix="leadml-activities-") as directory:
-            partitions = ActivityPartitions(path, config_id=config_id, chunk_firsts=[c[0] for c in chunks],
-                                            directory=Path(directory))
+            partitions = ActivityPartitions(
+                path, config_id=config_id, chunk_firsts=[c[0] for c in chunks], directory=Path(directory)
+            )
             yield partitions.load
     else:
         yield lambda index: _load_range_activities(source, config_id, *chunks[index])
@@ -231,14 +275,17 @@ def iter_activity_frames(
             yield (first, last), load(index)
 
 
-def scan_attribute_kinds(source: Engine | Connection | Session, *, config_id: int, batch: int = 200_000) -> dict[str, AttributeKind]:
+def scan_attribute_kinds(
+    source: Engine | Connection | Session, *, config_id: int, batch: int = 200_000
+) -> dict[str, AttributeKind]:
     """Attribute kinds across all of a config's leads, streaming the attributes in id ranges."""
     counter = AttributeKindCounter()
     column = [Column("attributes", pl.String(), nullable=True)]
     for first, last in lead_id_ranges(source, config_id=config_id, chunk_leads=batch):
         with open_reader(source) as reader:
-            texts = reader.frame(column, "leads", f"id BETWEEN ? AND ? AND {reader.unindexed('config_id')} = ?",
-                                 (first, last, config_id)).get_column("attributes")
+            texts = reader.frame(
+                column, "leads", f"id BETWEEN ? AND ? AND {reader.unindexed('config_id')} = ?", (first, last, config_id)
+            ).get_column("attributes")
         _observe_kinds(counter, _parse_attributes(texts)[0])
     return counter.kinds()
 
@@ -262,8 +309,10 @@ def compute_features_for_config(
     names = list(custom_attributes) if custom_attributes is not None else list(kinds)
     chunks = _lead_chunks(engine, config_id, chunk_leads)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="feature-read") as pool:
-        load_leads = [pool.submit(_load_range_leads, engine, config_id, first, last, kinds, names)
-                      for first, last, _ in chunks[:1]]
+        load_leads = [
+            pool.submit(_load_range_leads, engine, config_id, first, last, kinds, names)
+            for first, last, _ in chunks[:1]
+        ]
         with _chunk_activities(engine, config_id, chunks) as load_activities:
             load_next = [pool.submit(load_activities, 0)] if chunks else []
             for index in range(len(chunks)):

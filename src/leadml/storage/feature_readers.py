@@ -19,6 +19,7 @@ import polars as pl
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -128,7 +129,9 @@ class AdbcSqliteReader(_Reader):
 
     def _restore(self, frame: pl.DataFrame, columns: Sequence[Column]) -> pl.DataFrame:
         restore = [
-            pl.when(pl.col(c.name) != self._sentinel(c)).then(pl.col(c.name)).alias(c.name) for c in columns if c.nullable
+            pl.when(pl.col(c.name) != self._sentinel(c)).then(pl.col(c.name)).alias(c.name)
+            for c in columns
+            if c.nullable
         ]
         return _finish(frame.with_columns(restore).cast(_read_schema(columns)), columns)
 
@@ -161,7 +164,8 @@ class _PostgresCopyReader(_Reader):
         self.connection = dbapi_connection
 
     def frame(self, columns, table, where, params):
-        sql = f"COPY (SELECT {_select_list(columns)} FROM {table} WHERE {where.replace('?', '%s')}) TO STDOUT (FORMAT CSV)"
+        query = f"SELECT {_select_list(columns)} FROM {table} WHERE {where.replace('?', '%s')}"
+        sql = f"COPY ({query}) TO STDOUT (FORMAT CSV)"
         buffer = io.BytesIO()
         with self.connection.cursor() as cursor, cursor.copy(sql, tuple(params)) as copy:
             for block in copy:
