@@ -279,6 +279,12 @@ class _AdbcSqlite(_Writer):
     def commit(self) -> None:
         self.execute("COMMIT")
 
+    def lead_ids(self, config_id: int) -> pl.DataFrame:
+        with self.raw.cursor() as cur:  # as Arrow: row-by-row fetching is slow on ADBC
+            cur.execute("SELECT external_id, id AS lead_id FROM leads WHERE config_id = ? AND external_id IS NOT NULL",
+                        (config_id,))
+            return pl.from_arrow(cur.fetch_arrow_table()).cast({"external_id": pl.String, "lead_id": pl.Int64})
+
     def rollback(self) -> None:
         self.execute("ROLLBACK")
 

@@ -133,8 +133,6 @@ SEQUENCES = [
     ("Content Nurture", 7, 4),
 ]
 
-TAGS = ["newsletter", "webinar-2025", "trial", "pricing-page", "partner-referral", "event-lead", "enterprise", "student"]
-
 PIPELINE_STAGES_OPEN = ["new", "contacted", "engaged", "qualified"]
 PIPELINE_STAGE_WON = "closed_won"
 PIPELINE_STAGE_LOST = "closed_lost"

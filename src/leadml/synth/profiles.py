@@ -145,7 +145,8 @@ def _companies_and_domains(rng, n, domain_type, size, country, last, has_company
     gov_name = pl.select(
         pl.when(pl.lit(pl.Series(rng.random(n) < 0.5)))
         .then(pl.concat_str([pl.lit("City of "), pl.lit(city_name)]))
-        .otherwise(pl.concat_str([pl.lit("Department of "), pl.lit(pick(vocab.GOV_DEPARTMENTS, rng.integers(0, 8, n)))]))
+        .otherwise(pl.concat_str([pl.lit("Department of "),
+                                  pl.lit(pick(vocab.GOV_DEPARTMENTS, rng.integers(0, len(vocab.GOV_DEPARTMENTS), n)))]))
     ).to_series()
     gov_domain = _join("", city_slug, pick(vocab.COUNTRY_GOV_SUFFIX, country))
     # Freelancers and founders writing from a personal address.

@@ -140,7 +140,8 @@ def _opens_and_clicks(rng, b: Behaviour, sends: Segment, engaged_end) -> list[Se
     first.direction[:] = INBOUND
     first = subset(first, first.time <= engaged_end[first.lead])
     again = subset(first, rng.random(len(first)) < 0.25)
-    again.time = to_seconds(again.time + (np.exp(np.log(12.0) + rng.standard_normal(len(again))) * HOUR).astype(np.int64))
+    later = np.exp(np.log(12.0) + rng.standard_normal(len(again))) * HOUR
+    again.time = to_seconds(again.time + later.astype(np.int64))
     again = subset(again, again.time <= engaged_end[again.lead])
     clicks = subset(first, rng.random(len(first)) < b.p_click[first.lead])
     clicks.time = clicks.time + rng.integers(10, 900, len(clicks)) * SECOND
