@@ -15,7 +15,8 @@ that a learned model has something to learn that a hand-weighted score cannot ex
 - industry x size, lead source, and after-hours tyre-kickers.
 
 Time to close is shorter for high intent, senior buyers, small companies and leads with meetings.
-Lost leads go quiet first and are marked lost weeks later.
+Lost leads are either disqualified while still talking to sales or go cold and are closed out
+weeks later, so recency helps but does not give the outcome away.
 """
 
 from __future__ import annotations

@@ -151,8 +151,9 @@ def _opens_and_clicks(rng, b: Behaviour, sends: Segment, engaged_end) -> list[Se
 
 
 def _bursts(rng, b: Behaviour, created, engaged_end, utm_by_burst_type: np.ndarray) -> Segment:
-    """A flurry of visits, forms, meetings and calls in the last days before a conversion (most
-    converting leads) or somewhere in the engaged period (a few leads that will be lost)."""
+    """A flurry of visits, forms, meetings and calls in the last days before a conversion (for the
+    wins that close straight after it, about half) or at the end of the engaged period of some
+    leads that are then lost (an evaluation that ends in a no)."""
     n = len(created)
     real = b.converts & (b.quiet_days == 0)
     false = ~b.converts & (rng.random(n) < 0.15)
