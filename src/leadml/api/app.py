@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
 from leadml import db
 from leadml.api import errors as api_errors
 from leadml.api import metrics
-from leadml.api.routes import configs, health, leads, predictions
+from leadml.api.routes import configs, health, leads, models, predictions
 from leadml.config import Settings, get_settings
-from leadml.scoring.models import model_loader
+from leadml.jobs.service import JobService
+from leadml.scoring.models import ModelLoader
 
 BASE_PATH = "/api/lead-scoring"
 
@@ -18,15 +21,22 @@ BASE_PATH = "/api/lead-scoring"
 def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or db.make_engine(settings.database_url)
-    app = FastAPI(title="leadml", version="0.1.0", description="Self-hosted lead scoring API")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.jobs.shutdown()
+
+    app = FastAPI(title="leadml", version="0.1.0", description="Self-hosted lead scoring API", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = db.make_session_factory(engine)
-    app.state.model_loader = model_loader
+    app.state.model_loader = ModelLoader()
+    app.state.jobs = JobService(engine, app.state.session_factory, settings)
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret, https_only=False, same_site="lax")
     api_errors.install(app)
     metrics.install(app)
     app.include_router(health.router)
-    for module in (configs, leads, predictions):
+    for module in (configs, leads, predictions, models):
         app.include_router(module.router, prefix=BASE_PATH)
     return app

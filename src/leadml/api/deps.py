@@ -18,6 +18,7 @@ bearer = HTTPBearer(auto_error=False, description="API key of a tenant: `Authori
 
 def get_session(request: Request) -> Iterator[Session]:
     session = request.app.state.session_factory()
+    request.state.after_commit = []
     try:
         yield session
         session.commit()
@@ -26,6 +27,9 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+    # Work that must only start once the request's changes are visible (e.g. a queued job).
+    for callback in request.state.after_commit:
+        callback()
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported as success.

@@ -12,3 +12,5 @@ from leadml.cli import admin as _admin  # noqa: E402,F401
 from leadml.cli import data as _data  # noqa: E402,F401
 from leadml.cli import predict as _predict  # noqa: E402,F401
 from leadml.cli import synth as _synth  # noqa: E402,F401
+from leadml.cli import train as _train  # noqa: E402,F401
+from leadml.cli import demo as _demo  # noqa: E402,F401

@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadml.predict import metrics
 from leadml.scoring.documents import PREDICTION_TYPES
+from leadml.storage import models as model_store
 from leadml.storage import predictions as prediction_store
+from leadml.storage.tables import Lead, ModelVersion, Prediction
 
 
 def _ratio(accurate: int, validated: int) -> float | None:
@@ -36,3 +41,76 @@ def validation_accuracy(session: Session, *, config_id: int, start: datetime | N
         "accuracy": _ratio(accurate_count, validated_count),
         "byType": by_type,
     }
+
+
+def _outcome_rows(session: Session, *, config_id: int, prediction_type: str, start, end):
+    """(prediction, lead) pairs where the lead's outcome came after the prediction: the latest such
+    prediction per lead, so each lead counts once."""
+    query = (
+        select(Prediction, Lead)
+        .join(Lead, Lead.id == Prediction.lead_id)
+        .where(Prediction.config_id == config_id, Prediction.type == prediction_type,
+               Lead.outcome_status.in_(("converted", "lost")), Prediction.predicted_at < Lead.outcome_at)
+        .order_by(Prediction.lead_id, Prediction.predicted_at.desc(), Prediction.id.desc())
+    )
+    if start is not None:
+        query = query.where(Prediction.predicted_at >= start)
+    if end is not None:
+        query = query.where(Prediction.predicted_at < end)
+    latest: dict[int, tuple] = {}
+    for prediction, lead in session.execute(query):
+        latest.setdefault(lead.id, (prediction, lead))
+    return list(latest.values())
+
+
+def outcome_accuracy(session: Session, *, config_id: int, horizon_days: int, start: datetime | None,
+                     end: datetime | None) -> dict[str, Any]:
+    """Real metrics from recorded outcomes, per predictor (source and model version)."""
+    versions = {v.id: v.version for v in session.scalars(select(ModelVersion).where(ModelVersion.config_id == config_id))}
+    groups: dict[tuple, list] = {}
+    for prediction, lead in _outcome_rows(session, config_id=config_id, prediction_type="CONVERSION", start=start, end=end):
+        key = (prediction.source, versions.get(prediction.model_version_id))
+        converted = lead.outcome_status == "converted" and (
+            (lead.outcome_at - prediction.predicted_at).total_seconds() <= horizon_days * 86400)
+        groups.setdefault(key, []).append((prediction.probability, 1 if converted else 0))
+    conversion = []
+    for (source, version), pairs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        p = np.array([a for a, _ in pairs], dtype=float)
+        y = np.array([b for _, b in pairs], dtype=float)
+        entry: dict[str, Any] = {"source": source, "modelVersion": version, "leads": len(pairs),
+                                 "converted": int(y.sum())}
+        if 0 < y.sum() < len(y):
+            entry.update({k: round(v, 4) for k, v in metrics.conversion_report(y, p).items()})
+            entry["calibrationCurve"] = metrics.calibration_curve(y, p)
+        else:
+            entry["note"] = "needs both converted and lost leads for ranking metrics"
+            entry["brier"] = round(metrics.brier(y, p), 4)
+        conversion.append(entry)
+    time_groups: dict[tuple, list] = {}
+    for prediction, lead in _outcome_rows(session, config_id=config_id, prediction_type="TIME_TO_CLOSE", start=start, end=end):
+        if lead.outcome_status != "converted" or prediction.predicted_days is None:
+            continue
+        actual = (lead.outcome_at - prediction.predicted_at).total_seconds() / 86400
+        key = (prediction.source, versions.get(prediction.model_version_id))
+        time_groups.setdefault(key, []).append((actual, prediction.predicted_days, prediction.interval_low,
+                                                prediction.interval_high))
+    time_to_close = []
+    for (source, version), rows in time_groups.items():
+        actual, predicted, low, high = (np.array(col, dtype=float) for col in zip(*rows, strict=True))
+        entry = {"source": source, "modelVersion": version, "leads": len(rows),
+                 "mae_days": round(metrics.mae_days(actual, predicted), 2),
+                 "interval_coverage": round(metrics.interval_coverage(actual, low, high), 4)}
+        if len(rows) > 1 and len(set(actual)) > 1:
+            entry["c_index"] = round(metrics.c_index(actual, predicted), 4)
+        time_to_close.append(entry)
+    return {"conversion": conversion, "timeToClose": time_to_close}
+
+
+def model_holdout_metrics(session: Session, *, config_id: int) -> list[dict[str, Any]]:
+    """Each model version's metrics on its time-based hold-out, as measured when it was trained."""
+    out = []
+    for version in model_store.list_versions(session, config_id=config_id):
+        figures = {k: v for k, v in (version.metrics or {}).items() if k != "calibrationCurve"}
+        out.append({"id": version.id, "kind": version.kind, "version": version.version, "status": version.status,
+                    "createdAt": version.created_at.isoformat(), "holdout": figures})
+    return out

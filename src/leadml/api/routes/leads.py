@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from leadml.api.deps import SessionDep, TenantDep
+from leadml.api.deps import SessionDep, SettingsDep, TenantDep
 from leadml.api.schemas import ActivitiesBatchIn, ActivitiesOut, LeadList, LeadOut, LeadsBatchIn, LeadsBatchOut
 from leadml.ingest import service
+from leadml.jobs import train as train_jobs
 from leadml.ingest.schemas import LeadPatch, OutcomeIn
 from leadml.storage import configs
 from leadml.storage import leads as lead_store
@@ -49,10 +50,15 @@ def update_lead(lead_id: int, body: LeadPatch, session: SessionDep, tenant_id: T
 
 
 @router.post("/leads/{lead_id}/outcome", response_model=LeadOut)
-def record_outcome(lead_id: int, body: OutcomeIn, session: SessionDep, tenant_id: TenantDep):
+def record_outcome(lead_id: int, body: OutcomeIn, request: Request, session: SessionDep, tenant_id: TenantDep,
+                   settings: SettingsDep):
     lead = lead_store.get_lead(session, tenant_id=tenant_id, lead_id=lead_id)
     config = configs.get_config(session, tenant_id=tenant_id, config_id=lead.config_id)
-    return LeadOut.of(service.record_outcome(session, lead=lead, config=config, outcome=body))
+    out = LeadOut.of(service.record_outcome(session, lead=lead, config=config, outcome=body))
+    if train_jobs.retrain_due(session, config=config, every=settings.retrain_after_outcomes):
+        job = train_jobs.schedule_training(session, config=config, reason="automatic: new outcomes")
+        request.state.after_commit.append(lambda: request.app.state.jobs.submit_training(job.id, config.id))
+    return out
 
 
 @router.post("/{config_id}/activities", response_model=ActivitiesOut)

@@ -92,9 +92,13 @@ def _bound(value: date | datetime | None, *, end: bool) -> datetime | None:
 def get_accuracy(config_id: int, session: SessionDep, tenant_id: TenantDep,
                  start_date: Annotated[date | datetime | None, Query(alias="startDate")] = None,
                  end_date: Annotated[date | datetime | None, Query(alias="endDate")] = None):
-    configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
+    config = configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
     start, end = _bound(start_date, end=False), _bound(end_date, end=True)
     if start and end and start >= end:
         raise errors.InvalidInput("startDate must be before endDate", details={"startDate": str(start_date),
                                                                                "endDate": str(end_date)})
-    return accuracy.validation_accuracy(session, config_id=config_id, start=start, end=end)
+    report = accuracy.validation_accuracy(session, config_id=config_id, start=start, end=end)
+    report["outcomes"] = accuracy.outcome_accuracy(session, config_id=config_id, horizon_days=config.horizon_days,
+                                                   start=start, end=end)
+    report["models"] = accuracy.model_holdout_metrics(session, config_id=config_id)
+    return report

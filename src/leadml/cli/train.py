@@ -1,0 +1,65 @@
+"""Training from the command line: the same job the API runs, in the foreground."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leadml import db, errors
+from leadml.cli import app
+from leadml.cli.admin import fail
+from leadml.cli.common import console, open_database, out
+from leadml.jobs import runner
+from leadml.jobs.train import schedule_training, training_work
+from leadml.scoring.training import TrainingOptions
+from leadml.storage import configs
+from leadml.storage import jobs as job_store
+
+
+@app.command()
+def train(
+    config: Annotated[int, typer.Option("--config", help="Scoring config id")],
+    min_converted: Annotated[int | None, typer.Option(help="Converted leads needed (default from settings)")] = None,
+    min_lost: Annotated[int | None, typer.Option(help="Not-converted leads needed (default from settings)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Train the conversion and time-to-close models of a config; promote them if better."""
+    database = open_database()
+    options = TrainingOptions(min_converted=min_converted if min_converted is not None else database.settings.min_converted,
+                              min_lost=min_lost if min_lost is not None else database.settings.min_lost)
+    try:
+        with db.transaction(database.sessions) as session:
+            job_id = schedule_training(session, config=configs.get_config(session, tenant_id=None, config_id=config)).id
+    except errors.LeadMLError as exc:
+        fail(exc)
+    with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("train", total=4)
+        job = runner.run(database.sessions, job_id, training_work(database.engine, database.sessions, config, options),
+                         on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    with db.transaction(database.sessions) as session:
+        record = job_store.to_dict(job_store.get_job(session, tenant_id=None, job_id=job_id))
+    if record["status"] != "succeeded":
+        console.print(f"[red]training {record['status']}[/red]: {record['error']}")
+        raise typer.Exit(code=1)
+    result = record["result"]
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    conv = result["conversion"]
+    table = Table(title=f"conversion model v{conv['version']} ({'promoted' if conv['promoted'] else 'kept as candidate'})")
+    table.add_column("hold-out metric")
+    table.add_column("value", justify="right")
+    for key, value in conv["metrics"].items():
+        table.add_row(key, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+    ttc = result.get("timeToClose", {})
+    if "metrics" in ttc:
+        out.print(f"time to close v{ttc['version']} ({'promoted' if ttc['promoted'] else 'candidate'}): "
+                  + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in ttc["metrics"].items()))
+    else:
+        out.print(f"time to close: {ttc.get('skipped', 'not trained')}")

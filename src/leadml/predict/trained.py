@@ -1,0 +1,174 @@
+"""The `model` source: a trained bundle (calibrated conversion model + optional survival model)
+turned into the same PredictionResult the rules give, with exact per-lead reasons.
+
+Pure: the bundle arrives already loaded; nothing here reads the database or settings.
+
+- probability: the calibrated conversion model.
+- confidence: measured, not asserted. On the time-based hold-out, leads are binned by predicted
+  probability (10 equal-width bins); a bin's confidence is the share of its hold-out leads whose
+  outcome agreed with the call a probability in that bin makes (converted when >= 0.5), shrunk
+  towards 0.5 when the bin holds few leads (n / (n + 20)). A lead gets its bin's figure.
+- days to close: the survival model's median and 10th-90th percentile interval when one was trained,
+  else the rules' estimate.
+- score: 100 x probability (so score and level agree); the breakdown spreads it over the four
+  categories in proportion to weight x sigmoid(sum of that category's contributions).
+- reasons: the model's exact log-odds contributions (TreeSHAP) per feature, custom attributes included.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadml.predict import whatif
+from leadml.predict.narrative import explanation_text
+from leadml.predict.recommend import recommendations
+from leadml.predict.result import PredictionResult, Reason, Thresholds, score_level
+from leadml.predict.risks import risk_factors
+from leadml.predict.rules import days_interval, days_to_close, rule_confidence
+
+CATEGORY_WEIGHTS = {"demographic": 25.0, "behavioral": 35.0, "temporal": 20.0, "engagement": 20.0}
+CUSTOM_PREFIX = "custom."
+TOP_REASONS = 5
+WHAT_IFS = (("meeting", "Book a meeting"), ("call", "Get the lead on a call"), ("form_submit", "Get a form filled in"),
+            ("email_click", "Send content the lead clicks"))
+
+
+@dataclass
+class TrainedBundle:
+    conversion: Any  # ConversionModel
+    columns: list[str]
+    categories: dict[str, str]  # column -> demographic | behavioral | temporal | engagement | custom
+    confidence_bins: list[dict[str, float]] = field(default_factory=list)
+    survival: Any | None = None  # TimeToCloseModel
+    attribute_kinds: dict[str, str] = field(default_factory=dict)
+    custom_attributes: list[str] | None = None
+
+    def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        frame = pd.DataFrame([{c: row.get(c) for c in self.columns} for row in rows], columns=self.columns)
+        return frame
+
+
+def confidence_bins(y_true: np.ndarray, p: np.ndarray, bins: int = 10, prior: float = 20.0) -> list[dict[str, float]]:
+    out = []
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    for b in range(bins):
+        mask = index == b
+        n = int(mask.sum())
+        call = 1 if (b + 0.5) / bins >= 0.5 else 0
+        agreement = float((y_true[mask] == call).mean()) if n else 0.5
+        shrunk = 0.5 + (agreement - 0.5) * n / (n + prior)
+        out.append({"low": b / bins, "high": (b + 1) / bins, "n": n, "confidence": round(shrunk, 4)})
+    return out
+
+
+def confidence_for(bins: list[dict[str, float]], probability: float) -> float:
+    for row in bins:
+        if row["low"] <= probability < row["high"] or (row["high"] == 1.0 and probability >= 1.0):
+            return row["confidence"]
+    return 0.5
+
+
+def _words(name: str) -> str:
+    if name.startswith(CUSTOM_PREFIX):
+        return name[len(CUSTOM_PREFIX):]
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+
+
+def reason_text(name: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        shown = "missing"
+    elif isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, float):
+        shown = f"{value:.2f}".rstrip("0").rstrip(".")
+    else:
+        shown = str(value)
+    return f"{_words(name)}: {shown}"
+
+
+def reasons_for(bundle: TrainedBundle, row: Mapping[str, Any], contributions: np.ndarray) -> list[Reason]:
+    return [
+        Reason(feature=name, category=bundle.categories.get(name, "custom"), value=row.get(name),
+               contribution=float(c), text=reason_text(name, row.get(name)))
+        for name, c in zip(bundle.columns, contributions, strict=True)
+        if abs(c) > 1e-9
+    ]
+
+
+def breakdown(score: float, reasons: Sequence[Reason]) -> dict[str, float]:
+    sums = {c: 0.0 for c in CATEGORY_WEIGHTS}
+    for r in reasons:
+        if r.category in sums:
+            sums[r.category] += r.contribution
+    strength = {c: CATEGORY_WEIGHTS[c] / (1 + math.exp(-sums[c])) for c in CATEGORY_WEIGHTS}
+    total = sum(strength.values()) or 1.0
+    return {c: score * strength[c] / total for c in CATEGORY_WEIGHTS}
+
+
+def _days(bundle: TrainedBundle, frame: pd.DataFrame, features: Mapping[str, Any], probability: float,
+          confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    if bundle.survival is not None:
+        median, low, high = bundle.survival.predict_interval(frame)
+        return median, low, high, [{"factor": "Survival model", "impact": 0.0,
+                                    "description": "Median and 10th-90th percentile of the time-to-close model "
+                                                   "trained on this tenant's converted and still-open leads."}]
+    days, factors = days_to_close(features, probability)
+    low, high = days_interval(days, confidence)
+    return np.array([days]), np.array([low]), np.array([high]), factors
+
+
+def predict_trained(bundle: TrainedBundle, features: Mapping[str, Any], *, thresholds: Thresholds,
+                    model_version: int | None = None) -> PredictionResult:
+    """One lead, from its flat feature mapping (custom attributes as `custom.<name>`)."""
+    frame = bundle.frame([features])
+    probability = float(bundle.conversion.predict_proba(frame)[0, 1])
+    _base, contrib = bundle.conversion.contributions(frame)
+    reasons = reasons_for(bundle, features, contrib[0])
+    confidence = confidence_for(bundle.confidence_bins, probability) if bundle.confidence_bins else rule_confidence(features)
+    median, low, high, factors = _days(bundle, frame, features, probability, confidence)
+    days, low_d, high_d = float(median[0]), float(low[0]), float(high[0])
+    positive = sorted((r for r in reasons if r.contribution > 0), key=lambda r: -r.contribution)[:TOP_REASONS]
+    negative = sorted((r for r in reasons if r.contribution < 0), key=lambda r: r.contribution)[:TOP_REASONS]
+    level = score_level(probability, thresholds)
+    risks = risk_factors(features, probability, reasons)
+    score = 100.0 * probability
+    return PredictionResult(
+        source="model", probability=probability, confidence=confidence, score_level=level,
+        predicted_days=days, interval_low=low_d, interval_high=high_d, score=score,
+        score_breakdown=breakdown(score, reasons), risk_factors=risks,
+        recommendations=recommendations(features, probability, reasons),
+        explanation=explanation_text(probability=probability, level=level, top_positive=positive,
+                                     top_negative=negative, predicted_days=days, interval_low=low_d,
+                                     interval_high=high_d, risk_factors=risks),
+        top_positive=positive, top_negative=negative, time_factors=factors,
+        acceleration_opportunities=acceleration(bundle, features, probability, days),
+        model_version=model_version,
+    )
+
+
+def acceleration(bundle: TrainedBundle, features: Mapping[str, Any], probability: float, days: float) -> list[dict[str, Any]]:
+    """What-if changes re-scored by the model: one more inbound action of each high-value kind."""
+    edited = [whatif.with_activity(features, kind) for kind, _label in WHAT_IFS]
+    frame = bundle.frame(edited)
+    after = bundle.conversion.predict_proba(frame)[:, 1]
+    if bundle.survival is not None:
+        days_after = bundle.survival.predict_interval(frame)[0]
+    else:
+        days_after = np.array([days_to_close(f, float(p))[0] for f, p in zip(edited, after, strict=True)])
+    out = []
+    for (_kind, label), p_after, d_after in zip(WHAT_IFS, after, days_after, strict=True):
+        saved = days - float(d_after)
+        if p_after > probability + 1e-6 or saved > 0.5:
+            out.append({"action": label, "expectedDaysSaved": round(max(saved, 0.0), 1),
+                        "probabilityAfter": round(float(p_after), 4),
+                        "description": f"The model gives {p_after:.0%} (now {probability:.0%}) and about "
+                                       f"{float(d_after):.0f} days to close after this."})
+    out.sort(key=lambda o: (-o["probabilityAfter"], -o["expectedDaysSaved"]))
+    return out

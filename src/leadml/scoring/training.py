@@ -1,0 +1,189 @@
+"""Training a config's models from its recorded outcomes, and promoting them only when they are better.
+
+Steps: point-in-time rows (training_data.py) -> time-based hold-out (the newest 20 % of labelled
+leads by creation time) -> conversion model fitted on the older 80 % -> hold-out metrics -> the
+active version scored on the same hold-out -> promotion when the candidate's ROC AUC is at least the
+active one's. The time-to-close model follows the same path with the C-index. The stored artifact
+is the model fitted on the 80 %, so its stored metrics are honest hold-out figures.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadml import db, errors
+from leadml.features.attributes import CUSTOM_PREFIX
+from leadml.features.catalogue import FEATURES
+from leadml.predict import metrics
+from leadml.predict.model import ConversionModel
+from leadml.predict.trained import TrainedBundle, confidence_bins
+from leadml.scoring.training_data import TrainingData, build_training_data
+from leadml.storage import configs
+from leadml.storage import models as model_store
+
+log = logging.getLogger(__name__)
+HOLDOUT_SHARE = 0.2
+CATEGORY_OF = {spec.name: spec.category for spec in FEATURES}
+
+
+@dataclass
+class TrainingOptions:
+    min_converted: int = 40
+    min_lost: int = 40
+    seed: int = 0
+
+
+def dumps(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def loads(blob: bytes) -> Any:
+    return joblib.load(io.BytesIO(blob))
+
+
+def category_of(column: str) -> str:
+    return "custom" if column.startswith(CUSTOM_PREFIX) else CATEGORY_OF.get(column, "custom")
+
+
+def time_split(created_ms: np.ndarray, share: float = HOLDOUT_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (train, hold-out): the newest `share` of rows by creation time are held out."""
+    order = np.argsort(created_ms, kind="stable")
+    cut = int(round(len(order) * (1 - share)))
+    holdout = np.zeros(len(order), dtype=bool)
+    holdout[order[cut:]] = True
+    return ~holdout, holdout
+
+
+def _check_enough(data: TrainingData, options: TrainingOptions) -> None:
+    labelled = data.label >= 0
+    positives, negatives = int((data.label[labelled] == 1).sum()), int((data.label[labelled] == 0).sum())
+    if positives < options.min_converted or negatives < options.min_lost:
+        raise errors.ModelNotReady(
+            f"not enough outcomes to train: {positives} converted and {negatives} not converted within the "
+            f"horizon; at least {options.min_converted} and {options.min_lost} are needed",
+            details={"converted": positives, "notConverted": negatives, "summary": data.summary},
+        )
+
+
+def _conversion_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    report = metrics.conversion_report(y, p)
+    report["calibrationCurve"] = metrics.calibration_curve(y, p)
+    return report
+
+
+def _score_active_conversion(session: Session, config_id: int, X: pd.DataFrame, y: np.ndarray) -> float | None:
+    row = model_store.active(session, config_id=config_id, kind="conversion")
+    if row is None or row.artifact is None:
+        return None
+    bundle: TrainedBundle = loads(row.artifact)
+    p = bundle.conversion.predict_proba(bundle.frame(X.to_dict(orient="records")))[:, 1]
+    return metrics.roc_auc(y, p) if len(np.unique(y)) == 2 else None
+
+
+def _score_active_survival(session: Session, config_id: int, X: pd.DataFrame, durations, events) -> float | None:
+    row = model_store.active(session, config_id=config_id, kind="time_to_close")
+    if row is None or row.artifact is None:
+        return None
+    bundle = loads(row.artifact)
+    median = bundle["model"].predict_interval(X[bundle["columns"]])[0]
+    return metrics.c_index(durations, median, events)
+
+
+def train_config(engine: Engine, sessions: sessionmaker[Session], *, config_id: int, now: datetime | None = None,
+                 options: TrainingOptions | None = None, progress=None) -> dict[str, Any]:
+    """Train, evaluate, store and (when better) promote. Returns a summary for the job record."""
+    options = options or TrainingOptions()
+    now = now or datetime.now(UTC)
+    step = progress or (lambda done, total: None)
+    with db.transaction(sessions) as session:
+        config = configs.get_config(session, tenant_id=None, config_id=config_id)
+        timezone, horizon = config.timezone, config.horizon_days
+        custom = list(config.feature_attributes) or None
+    step(0, 4)
+    data = build_training_data(engine, config_id=config_id, timezone=timezone, horizon_days=horizon, now=now,
+                               custom_attributes=custom, seed=options.seed)
+    _check_enough(data, options)
+    step(1, 4)
+    columns = list(data.features.columns)
+    labelled = data.label >= 0
+    X, y = data.features[labelled].reset_index(drop=True), data.label[labelled]
+    train, holdout = time_split(data.created_at_ms[labelled])
+    model = ConversionModel(random_state=options.seed).fit(X[train], y[train])
+    p_holdout = model.predict_proba(X[holdout])[:, 1]
+    y_holdout = y[holdout]
+    conversion_metrics = _conversion_metrics(y_holdout, p_holdout)
+    bundle = TrainedBundle(conversion=model, columns=columns, categories={c: category_of(c) for c in columns},
+                           confidence_bins=confidence_bins(y_holdout, p_holdout), custom_attributes=custom)
+    importance = [{"name": name, "importance": round(float(value), 6), "category": category_of(name)}
+                  for name, value in model.feature_importance_]
+    summary = {**data.summary, "trainRows": int(train.sum()), "holdoutRows": int(holdout.sum()),
+               "holdoutPositives": int(y_holdout.sum()), "columns": columns}
+    step(2, 4)
+    survival_result = _train_survival(data, options)
+    step(3, 4)
+    result: dict[str, Any] = {"summary": summary}
+    with db.transaction(sessions) as session:
+        active_auc = _score_active_conversion(session, config_id, X[holdout], y_holdout)
+        conversion_metrics["activeAucOnSameHoldout"] = active_auc
+        version = model_store.add_version(session, config_id=config_id, kind="conversion", artifact=dumps(bundle),
+                                          metrics=conversion_metrics, training_summary=summary,
+                                          feature_importance=importance)
+        promoted = active_auc is None or conversion_metrics["auc"] >= active_auc
+        if promoted:
+            model_store.activate(session, version=version)
+        result["conversion"] = {"versionId": version.id, "version": version.version, "promoted": promoted,
+                                "metrics": {k: v for k, v in conversion_metrics.items() if k != "calibrationCurve"}}
+        if survival_result is not None:
+            surv_model, surv_metrics, surv_columns, holdout_rows = survival_result
+            active_c = _score_active_survival(session, config_id, *holdout_rows)
+            surv_metrics["activeCIndexOnSameHoldout"] = active_c
+            surv_version = model_store.add_version(
+                session, config_id=config_id, kind="time_to_close",
+                artifact=dumps({"model": surv_model, "columns": surv_columns}), metrics=surv_metrics,
+                training_summary={"rows": int(np.isfinite(data.duration_days).sum()),
+                                  "closed": int(data.closed.sum())}, feature_importance=[])
+            surv_promoted = active_c is None or surv_metrics["c_index"] >= active_c
+            if surv_promoted:
+                model_store.activate(session, version=surv_version)
+            result["timeToClose"] = {"versionId": surv_version.id, "version": surv_version.version,
+                                     "promoted": surv_promoted, "metrics": surv_metrics}
+        else:
+            result["timeToClose"] = {"skipped": "fewer than 20 converted leads with a known time to close"}
+    step(4, 4)
+    return result
+
+
+def _train_survival(data: TrainingData, options: TrainingOptions):
+    """Time to close from the snapshot: converted leads are events, open leads censored, lost left out."""
+    from leadml.predict.survival import TimeToCloseModel  # imported here: only training needs lifelines
+
+    usable = np.isfinite(data.duration_days) & (data.duration_days >= 0)
+    if int(data.closed[usable].sum()) < 20:
+        return None
+    X = data.features[usable].reset_index(drop=True)
+    durations = np.maximum(data.duration_days[usable], 0.01)
+    events = data.closed[usable]
+    train, holdout = time_split(data.created_at_ms[usable])
+    model = TimeToCloseModel(random_state=options.seed).fit(X[train], durations[train], events[train])
+    median, low, high = model.predict_interval(X[holdout])
+    closed = events[holdout] == 1
+    surv_metrics = {
+        "c_index": metrics.c_index(durations[holdout], median, events[holdout]),
+        "mae_days": metrics.mae_days(durations[holdout][closed], median[closed]) if closed.any() else None,
+        "interval_coverage": metrics.interval_coverage(durations[holdout][closed], low[closed], high[closed])
+        if closed.any() else None,
+        "holdoutClosed": int(closed.sum()),
+    }
+    return model, surv_metrics, list(X.columns), (X[holdout], durations[holdout], events[holdout])

@@ -1,0 +1,67 @@
+"""Model versions per config and kind (conversion / time_to_close)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from leadml import errors
+from leadml.storage.tables import ModelVersion
+
+KINDS = ("conversion", "time_to_close")
+
+
+def active(session: Session, *, config_id: int, kind: str) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.config_id == config_id, ModelVersion.kind == kind,
+                                                     ModelVersion.status == "active"))
+
+
+def active_id(session: Session, *, config_id: int, kind: str) -> int | None:
+    return session.scalar(select(ModelVersion.id).where(ModelVersion.config_id == config_id, ModelVersion.kind == kind,
+                                                        ModelVersion.status == "active"))
+
+
+def add_version(session: Session, *, config_id: int, kind: str, artifact: bytes, metrics: dict[str, Any],
+                training_summary: dict[str, Any], feature_importance: list[dict[str, Any]]) -> ModelVersion:
+    number = (session.scalar(select(func.max(ModelVersion.version)).where(
+        ModelVersion.config_id == config_id, ModelVersion.kind == kind)) or 0) + 1
+    row = ModelVersion(config_id=config_id, kind=kind, version=number, status="candidate", created_at=datetime.now(UTC),
+                       artifact=artifact, metrics=metrics, training_summary=training_summary,
+                       feature_importance=feature_importance)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def activate(session: Session, *, version: ModelVersion) -> ModelVersion:
+    current = active(session, config_id=version.config_id, kind=version.kind)
+    if current is not None and current.id != version.id:
+        current.status = "retired"
+        session.flush()
+    version.status = "active"
+    version.activated_at = datetime.now(UTC)
+    session.flush()
+    return version
+
+
+def get_version(session: Session, *, config_id: int, version_id: int) -> ModelVersion:
+    row = session.get(ModelVersion, version_id)
+    if row is None or row.config_id != config_id:
+        raise errors.NotFound(f"model version {version_id} not found")
+    return row
+
+
+def list_versions(session: Session, *, config_id: int) -> list[ModelVersion]:
+    return list(session.scalars(select(ModelVersion).where(ModelVersion.config_id == config_id)
+                                .order_by(ModelVersion.kind, ModelVersion.version.desc())))
+
+
+def to_dict(row: ModelVersion) -> dict[str, Any]:
+    return {
+        "id": row.id, "kind": row.kind, "version": row.version, "status": row.status,
+        "createdAt": row.created_at.isoformat(), "activatedAt": row.activated_at.isoformat() if row.activated_at else None,
+        "metrics": row.metrics, "trainingSummary": row.training_summary,
+    }

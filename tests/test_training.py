@@ -1,0 +1,193 @@
+"""Learning from outcomes inside the service: point-in-time rows, training, promotion, model predictions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from leadml import db
+from leadml.predict import metrics
+from leadml.predict.rules_table import predict_rules_table
+from leadml.scoring import training
+from leadml.scoring.training_data import DAY_MS, build_training_data, snapshot_times
+from leadml.storage import bulk, configs, tenants
+from leadml.storage import models as model_store
+from leadml.synth import generate_funnel
+
+BASE = "/api/lead-scoring"
+
+
+class BlindModel(training.ConversionModel):
+    """A deliberately worse candidate: it only sees whether a phone number is given."""
+
+    def fit(self, X, y):
+        return super().fit(X.assign(**{c: None for c in X.columns if c != "hasPhone"}), y)
+
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_snapshots_never_pass_the_outcome_and_young_open_leads_are_censored():
+    created = np.array([0, 0, 0, 0, 0], dtype=np.int64) + 10 * DAY_MS
+    now_ms = 400 * DAY_MS
+    status = np.array(["converted", "converted", "lost", "open", "open"], dtype=object)
+    outcome = np.array([40 * DAY_MS, 300 * DAY_MS, 50 * DAY_MS, np.nan, np.nan])
+    created[4] = 380 * DAY_MS  # open, younger than the 90-day horizon
+    as_of, label, duration, closed = snapshot_times(created, status, outcome, now_ms=now_ms, horizon_days=90,
+                                                    lead_ids=np.arange(5))
+    assert (as_of >= created).all()
+    assert as_of[0] <= outcome[0] and as_of[1] <= outcome[1] and as_of[2] <= outcome[2]
+    assert as_of[3] <= now_ms - 90 * DAY_MS  # a whole horizon observed after the snapshot
+    assert label[0] == 1 and label[2] == 0 and label[3] == 0 and label[4] == -1
+    assert label[1] == (1 if outcome[1] - as_of[1] <= 90 * DAY_MS else 0)
+    assert closed.tolist() == [1, 1, 0, 0, 0] and np.isnan(duration[2]) and duration[4] >= 0
+    again = snapshot_times(created, status, outcome, now_ms=now_ms, horizon_days=90, lead_ids=np.arange(5))
+    assert (again[0] == as_of).all()  # reproducible
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A synthetic tenant of 6,000 leads in SQLite, trained once for the module."""
+    path = tmp_path_factory.mktemp("train") / "leadml.db"
+    from leadml import migrate
+
+    engine = db.make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    sessions = db.make_session_factory(engine)
+    with db.transaction(sessions) as session:
+        tenant, key = tenants.create_tenant(session, name="synthetic")
+        config = configs.create_config(session, tenant_id=tenant.id, values={"name": "funnel"})
+        tenant_id, config_id = tenant.id, config.id
+    funnel = generate_funnel(6000, seed=3, now=NOW)
+    bulk.insert_funnel(engine, funnel, tenant_id=tenant_id, config_id=config_id)
+    result = training.train_config(engine, sessions, config_id=config_id, now=NOW)
+    yield {"engine": engine, "sessions": sessions, "config_id": config_id, "key": key, "result": result}
+    engine.dispose()
+
+
+def test_training_stores_an_active_calibrated_model(trained):
+    conv = trained["result"]["conversion"]
+    assert conv["promoted"] is True and conv["version"] == 1
+    assert conv["metrics"]["auc"] > 0.75 and conv["metrics"]["ece"] < 0.06
+    assert trained["result"]["summary"]["holdoutRows"] > 500
+    with db.transaction(trained["sessions"]) as session:
+        active = model_store.active(session, config_id=trained["config_id"], kind="conversion")
+        assert active is not None and active.feature_importance[0]["importance"] > 0
+        categories = {row["category"] for row in active.feature_importance}
+        assert categories <= {"demographic", "behavioral", "temporal", "engagement", "custom"}
+
+
+def test_model_beats_the_rules_on_the_same_holdout(trained):
+    with db.transaction(trained["sessions"]) as session:
+        config = configs.get_config(session, tenant_id=None, config_id=trained["config_id"])
+        horizon, tz = config.horizon_days, config.timezone
+    data = build_training_data(trained["engine"], config_id=trained["config_id"], timezone=tz, horizon_days=horizon,
+                               now=NOW, custom_attributes=None)
+    labelled = data.label >= 0
+    _train, holdout = training.time_split(data.created_at_ms[labelled])
+    X, y = data.features[labelled][holdout], data.label[labelled][holdout]
+    import polars as pl
+
+    rules_p = predict_rules_table(pl.from_pandas(X.reset_index(drop=True)))["probability"].to_numpy()
+    rules_auc = metrics.roc_auc(y, rules_p)
+    model_auc = trained["result"]["conversion"]["metrics"]["auc"]
+    assert model_auc > rules_auc + 0.05, (model_auc, rules_auc)
+
+
+def test_a_worse_candidate_is_not_promoted(trained):
+    engine, sessions, config_id = trained["engine"], trained["sessions"], trained["config_id"]
+    # The same data trained again is "at least as good" only by a tie; a crippled model must lose.
+    with db.transaction(sessions) as session:
+        active_before = model_store.active_id(session, config_id=config_id, kind="conversion")
+    original = training.ConversionModel
+    training.ConversionModel = BlindModel
+    try:
+        result = training.train_config(engine, sessions, config_id=config_id, now=NOW)
+    finally:
+        training.ConversionModel = original
+    assert result["conversion"]["promoted"] is False
+    assert result["conversion"]["metrics"]["activeAucOnSameHoldout"] > result["conversion"]["metrics"]["auc"]
+    with db.transaction(sessions) as session:
+        assert model_store.active_id(session, config_id=config_id, kind="conversion") == active_before
+
+
+def test_predictions_use_the_model_and_explain_it(trained):
+    from fastapi.testclient import TestClient
+
+    from leadml.api.app import create_app
+    from leadml.config import Settings
+
+    app = create_app(Settings(session_secret="t"), engine=trained["engine"])
+    headers = {"Authorization": f"Bearer {trained['key']}"}
+    with TestClient(app) as client:
+        lead_id = 17
+        p = client.post(f"{BASE}/leads/{lead_id}/ml/predict", json={"forceRefresh": True}, headers=headers).json()["prediction"]
+        assert p["source"] == "model" and p["modelVersion"] >= 1
+        assert p["topPositiveReasons"] or p["topNegativeReasons"]
+        assert abs(sum(p["scoreBreakdown"].values()) - p["predictedScore"]) < 0.1
+        assert 0 < p["confidence"] < 1
+        rules = client.post(f"{BASE}/leads/{lead_id}/ml/predict", json={"ruleBasedOnly": True}, headers=headers).json()
+        assert rules["prediction"]["source"] == "rules"
+        t = client.post(f"{BASE}/leads/{lead_id}/ml/predict-time", json={}, headers=headers).json()["prediction"]
+        assert t["confidenceInterval"]["low"] <= t["predictedDays"] <= t["confidenceInterval"]["high"]
+        importance = client.get(f"{BASE}/{trained['config_id']}/ml/feature-importance", headers=headers).json()
+        assert importance["source"] == "model" and importance["importance"][0]["name"]
+        versions = client.get(f"{BASE}/{trained['config_id']}/ml/models", headers=headers).json()["models"]
+        conversion = [v for v in versions if v["kind"] == "conversion"]
+        assert {v["status"] for v in conversion} >= {"active"}
+        # Re-activating an older version is a rollback.
+        oldest = min(conversion, key=lambda v: v["version"])
+        activated = client.post(f"{BASE}/{trained['config_id']}/ml/models/{oldest['id']}/activate", headers=headers)
+        assert activated.json()["status"] == "active"
+        missing = client.post(f"{BASE}/{trained['config_id']}/ml/models/999999/activate", headers=headers)
+        assert missing.status_code == 404
+
+
+def test_train_endpoint_runs_a_job_and_refuses_too_little_data(client, make_tenant, app):
+    headers = make_tenant()
+    config = client.post(f"{BASE}/configs", json={"name": "tiny"}, headers=headers).json()
+    client.post(f"{BASE}/{config['id']}/leads", json={"leads": [{"email": f"l{i}@corp.com"} for i in range(5)]},
+                headers=headers)
+    response = client.post(f"{BASE}/{config['id']}/ml/train", headers=headers)
+    assert response.status_code == 202
+    job_id = response.json()["jobId"]
+    app.state.jobs.wait(job_id, timeout=60)
+    job = client.get(f"{BASE}/jobs/{job_id}", headers=headers).json()
+    assert job["status"] == "failed" and "not enough outcomes" in job["error"]
+    other = make_tenant()
+    assert client.get(f"{BASE}/jobs/{job_id}", headers=other).status_code == 404
+    assert client.post(f"{BASE}/{config['id']}/ml/train", headers=other).status_code == 404
+    importance = client.get(f"{BASE}/{config['id']}/ml/feature-importance", headers=headers).json()
+    assert importance["source"] == "rules" and importance["importance"]
+
+
+def test_accuracy_reports_outcome_metrics_per_model_version(trained):
+    from fastapi.testclient import TestClient
+
+    from leadml.api.app import create_app
+    from leadml.config import Settings
+
+    app = create_app(Settings(session_secret="t"), engine=trained["engine"])
+    headers = {"Authorization": f"Bearer {trained['key']}"}
+    with TestClient(app) as client:
+        open_ids = []
+        offset = 0
+        while len(open_ids) < 12:
+            page = client.get(f"{BASE}/{trained['config_id']}/leads", params={"limit": 200, "offset": offset},
+                              headers=headers).json()["leads"]
+            open_ids += [lead["id"] for lead in page if lead["outcome"]["status"] == "open"]
+            offset += 200
+        soon = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+        for i, lead_id in enumerate(open_ids[:12]):
+            client.post(f"{BASE}/leads/{lead_id}/ml/predict", json={"forceRefresh": True}, headers=headers)
+            client.post(f"{BASE}/leads/{lead_id}/ml/predict-time", json={"forceRefresh": True}, headers=headers)
+            client.post(f"{BASE}/leads/{lead_id}/outcome", json={"status": "converted" if i % 3 == 0 else "lost",
+                                                                  "at": soon}, headers=headers)
+        report = client.get(f"{BASE}/{trained['config_id']}/ml/accuracy", headers=headers).json()
+    model_rows = [g for g in report["outcomes"]["conversion"] if g["source"] == "model"]
+    assert model_rows and model_rows[0]["leads"] == 12 and model_rows[0]["converted"] == 4
+    assert 0 <= model_rows[0]["auc"] <= 1 and "ece" in model_rows[0] and model_rows[0]["modelVersion"] >= 1
+    assert report["outcomes"]["timeToClose"][0]["leads"] == 4
+    assert any(m["kind"] == "conversion" and "auc" in m["holdout"] for m in report["models"])
