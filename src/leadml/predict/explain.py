@@ -1,0 +1,221 @@
+"""Exact per-lead explanations: contributions, categories and top reasons.
+
+Two parts:
+- `TreeTables`: exact TreeSHAP for a LightGBM booster of shallow trees, precomputed per tree so that
+  explaining a million leads is a few array operations per tree (see the class docstring).
+- Grouping contributions into the categories of SPEC section 4 and picking top positive / negative
+  reasons, for one lead (`top_reasons`) or vectorized for bulk scoring (`top_k`).
+
+All contributions are on the log-odds scale: positive raises the probability.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from leadml.predict.result import Reason
+
+CATEGORIES = ("demographic", "behavioral", "temporal", "engagement", "custom")
+
+
+class TreeTables:
+    """A LightGBM booster with shallow trees, compiled for exact TreeSHAP by table lookup.
+
+    A tree with m splits sends a lead through m yes/no decisions; its TreeSHAP values depend only on
+    that pattern of decisions (at most 2^m of them). For each tree we compute, once, the exact Shapley
+    values of every pattern (the path-dependent value function that LightGBM's `pred_contrib` uses:
+    a feature outside the coalition averages both branches by training cover). Explaining a lead is
+    then m comparisons and one table row per tree: the same numbers as `pred_contrib=True` (checked in
+    the tests), about ten times faster on depth-3 trees.
+    """
+
+    def __init__(self, booster: Any, num_iteration: int | None = None):
+        model = booster.dump_model(num_iteration=num_iteration)
+        self.n_features = int(model["max_feature_idx"]) + 1
+        self.base_value = 0.0
+        self.trees: list[_CompiledTree] = []
+        for info in model["tree_info"]:
+            tree = _compile(info["tree_structure"])
+            self.base_value += tree.expected
+            if tree.splits:
+                self.trees.append(tree)
+
+    def contributions(self, matrix: np.ndarray) -> tuple[float, np.ndarray]:
+        """(base value, n_rows x n_features); base + row sum = the booster's raw log-odds."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        out = np.zeros((len(matrix), self.n_features))
+        for start in range(0, len(matrix), CHUNK_ROWS):  # chunks keep the columns in cache
+            block = matrix[start : start + CHUNK_ROWS]
+            columns = {f: np.ascontiguousarray(block[:, f]) for f in range(block.shape[1])}
+            target = out[start : start + CHUNK_ROWS]
+            for tree in self.trees:
+                pattern = np.zeros(len(block), dtype=np.int64)
+                for bit, split in enumerate(tree.splits):
+                    pattern |= split.goes_left(columns[split.feature]).astype(np.int64) << bit
+                rows = tree.table[pattern]
+                for k, feature in enumerate(tree.features):
+                    target[:, feature] += rows[:, k]
+        return self.base_value, out
+
+
+CHUNK_ROWS = 65536
+MAX_SPLITS = 7  # a depth-3 tree: 128 decision patterns at most
+
+
+class _Split:
+    def __init__(self, node: Mapping[str, Any]):
+        self.feature = int(node["split_feature"])
+        self.categorical = node["decision_type"] == "=="
+        kind = node.get("missing_type", "None")
+        if kind not in ("None", "NaN"):
+            raise ValueError(f"Unsupported missing_type {kind!r} (zero_as_missing is not used by leadml).")
+        if self.categorical:
+            members = [int(v) for v in str(node["threshold"]).split("||")]
+            self.lookup = np.zeros(max(members) + 2, dtype=bool)  # last slot: codes past every member
+            self.lookup[members] = True
+            self.nan_goes_left = False if kind == "NaN" else bool(self.lookup[0])  # else read as category 0
+        else:
+            self.threshold = float(node["threshold"])
+            # LightGBM reads a missing value as 0 when training saw none ("None").
+            self.nan_goes_left = bool(node["default_left"]) if kind == "NaN" else 0.0 <= self.threshold
+
+    def goes_left(self, x: np.ndarray) -> np.ndarray:
+        missing = np.isnan(x)
+        if self.categorical:
+            codes = np.clip(np.where(missing, -1, x), -1, len(self.lookup) - 1).astype(np.int64)
+            left = np.where(codes < 0, False, self.lookup[np.maximum(codes, 0)])
+        else:
+            left = x <= self.threshold
+        return np.where(missing, self.nan_goes_left, left) if missing.any() else left
+
+
+class _CompiledTree:
+    def __init__(self, splits: list[_Split], features: list[int], table: np.ndarray, expected: float):
+        self.splits, self.features, self.table, self.expected = splits, features, table, expected
+
+
+def _compile(root: Mapping[str, Any]) -> _CompiledTree:
+    splits: list[_Split] = []
+    nodes: list[Mapping[str, Any]] = []
+
+    def number(node: Mapping[str, Any]) -> None:
+        if "leaf_value" not in node:
+            splits.append(_Split(node))
+            nodes.append(node)
+            number(node["left_child"])
+            number(node["right_child"])
+
+    number(root)
+    if len(splits) > MAX_SPLITS:
+        raise ValueError(f"TreeTables compiles trees of up to {MAX_SPLITS} splits (depth 3); got {len(splits)}.")
+    bit_of = {id(node): bit for bit, node in enumerate(nodes)}
+    features = sorted({split.feature for split in splits})
+    patterns = np.arange(2 ** len(splits))
+
+    def cover(node: Mapping[str, Any]) -> float:
+        return float(node.get("leaf_count", node.get("internal_count", 1)))
+
+    def value(node: Mapping[str, Any], coalition: int) -> np.ndarray:
+        if "leaf_value" in node:
+            return np.full(len(patterns), float(node["leaf_value"]))
+        left, right = value(node["left_child"], coalition), value(node["right_child"], coalition)
+        split = splits[bit_of[id(node)]]
+        if coalition >> features.index(split.feature) & 1:  # the lead's own value decides
+            return np.where(patterns >> bit_of[id(node)] & 1, left, right)
+        c_left, c_right = cover(node["left_child"]), cover(node["right_child"])
+        return (c_left * left + c_right * right) / (c_left + c_right)
+
+    k = len(features)
+    values = [value(root, coalition) for coalition in range(2**k)]
+    table = np.zeros((len(patterns), k))
+    for i in range(k):
+        for coalition in range(2**k):
+            if not coalition >> i & 1:
+                size = bin(coalition).count("1")
+                weight = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
+                table[:, i] += weight * (values[coalition | 1 << i] - values[coalition])
+    return _CompiledTree(splits, features, table, float(values[0][0]))
+
+
+# --- Categories and reasons ------------------------------------------------------------------
+
+
+def category_totals(contributions: np.ndarray, features: Sequence[str],
+                    category_of: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Sum of contributions per category (features without a known category count as custom).
+
+    `contributions` is n_rows x n_features (or one row); the result maps each of the five
+    categories to an array with one total per row.
+    """
+    matrix = np.atleast_2d(np.asarray(contributions, dtype=np.float64))
+    totals = {category: np.zeros(len(matrix)) for category in CATEGORIES}
+    for j, feature in enumerate(features):
+        category = category_of.get(feature, "custom")
+        totals[category if category in totals else "custom"] += matrix[:, j]
+    return totals
+
+
+def reason_text(feature: str, value: Any, contribution: float) -> str:
+    """'Lead Source is Reference (raises the chance)' style text for a sales-ops reader."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        shown = "missing"
+    elif isinstance(value, bool | np.bool_):
+        shown = "yes" if value else "no"
+    elif isinstance(value, float | np.floating):
+        shown = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    else:
+        shown = str(value)
+    direction = "raises" if contribution > 0 else "lowers"
+    return f"{feature} is {shown} ({direction} the chance of converting)"
+
+
+def top_reasons(features: Sequence[str], values: Sequence[Any], contributions: Sequence[float],
+                category_of: Mapping[str, str], k: int = 5) -> tuple[list[Reason], list[Reason]]:
+    """The k strongest positive and k strongest negative reasons of one lead."""
+    row = np.asarray(contributions, dtype=np.float64)
+    order = np.argsort(-row, kind="stable")
+
+    def reason(j: int) -> Reason:
+        category = category_of.get(features[j], "custom")
+        return Reason(feature=features[j], category=category if category in CATEGORIES else "custom",
+                      value=values[j], contribution=float(row[j]),
+                      text=reason_text(features[j], values[j], float(row[j])))
+
+    positive = [reason(j) for j in order[:k] if row[j] > 0]
+    negative = [reason(j) for j in order[::-1][:k] if row[j] < 0]
+    return positive, negative
+
+
+def top_k(contributions: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorized top reasons for many leads.
+
+    Returns (positive_index, positive_value, negative_index, negative_value), each n_rows x k,
+    strongest first. Slots without a positive (negative) contribution have index -1 and value 0.
+    """
+    matrix = np.asarray(contributions, dtype=np.float64)
+    n, width = matrix.shape
+    k_eff = min(k, width)
+    pos_idx, pos_val = _strongest(matrix, k_eff)
+    neg_idx, neg_val = _strongest(-matrix, k_eff)
+    neg_val = -neg_val
+    pad = k - k_eff
+    if pad:
+        pos_idx, neg_idx = (np.pad(a, ((0, 0), (0, pad)), constant_values=-1) for a in (pos_idx, neg_idx))
+        pos_val, neg_val = (np.pad(a, ((0, 0), (0, pad))) for a in (pos_val, neg_val))
+    return pos_idx, pos_val, neg_idx, neg_val
+
+
+def _strongest(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if k == 0:
+        return np.zeros((len(matrix), 0), dtype=np.int64), np.zeros((len(matrix), 0))
+    part = np.argpartition(-matrix, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(matrix, part, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    index = np.take_along_axis(part, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    keep = values > 0
+    return np.where(keep, index, -1), np.where(keep, values, 0.0)
