@@ -10,10 +10,11 @@ from starlette.middleware.sessions import SessionMiddleware
 from leadml import db
 from leadml.api import errors as api_errors
 from leadml.api import metrics
-from leadml.api.routes import configs, health, leads, models, predictions
+from leadml.api.routes import configs, health, leads, models, predictions, ranking
 from leadml.config import Settings, get_settings
 from leadml.jobs.service import JobService
 from leadml.scoring.models import ModelLoader
+from leadml.web import routes as web_routes
 
 BASE_PATH = "/api/lead-scoring"
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     api_errors.install(app)
     metrics.install(app)
     app.include_router(health.router)
-    for module in (configs, leads, predictions, models):
+    for module in (configs, leads, predictions, models, ranking):
         app.include_router(module.router, prefix=BASE_PATH)
+    app.include_router(web_routes.router)  # the ML Insights page, outside the API base path
     return app
