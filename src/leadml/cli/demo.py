@@ -12,6 +12,8 @@ from leadml.cli import app
 from leadml.cli.common import console, open_database, out
 from leadml.jobs import runner
 from leadml.jobs.train import schedule_training, training_work
+from leadml.scoring import predict
+from leadml.scoring.models import ModelLoader
 from leadml.scoring.training import TrainingOptions
 from leadml.storage import bulk, configs, tenants
 from leadml.storage import jobs as job_store
@@ -20,6 +22,19 @@ from leadml.synth import generate_funnel
 
 DEMO_TENANT = "demo"
 DEMO_CONFIG = "Demo funnel"
+
+
+def _score_recent_open_leads(database, config_id: int, *, limit: int) -> int:
+    """Predict the newest open leads so that rankings (which read stored predictions) have content."""
+    loader = ModelLoader()
+    with db.transaction(database.sessions) as session:
+        lead_ids = list(session.scalars(select(Lead.id).where(Lead.config_id == config_id, Lead.outcome_status == "open")
+                                        .order_by(Lead.created_at.desc()).limit(limit)))
+        for lead_id in lead_ids:
+            predict.predict_lead(session, tenant_id=None, lead_id=lead_id, model_loader=loader)
+            predict.predict_lead(session, tenant_id=None, lead_id=lead_id, prediction_type="TIME_TO_CLOSE",
+                                 model_loader=loader)
+    return len(lead_ids)
 
 
 @app.command()
@@ -64,6 +79,8 @@ def demo(
                       f"ECE {conv['metrics']['ece']:.3f} ({'active' if conv['promoted'] else 'candidate'})")
     else:
         console.print(f"[yellow]training {job['status']}[/yellow]: {job['error']} (predictions use the rules)")
+    scored = _score_recent_open_leads(database, config_id, limit=200)
+    console.print(f"scored the {scored} most recent open leads (the ML Insights page ranks them)")
     host = host or database.settings.host
     port = port or database.settings.port
     console.print(f"\nAPI key of tenant {DEMO_TENANT!r} (shown once):")
@@ -73,7 +90,7 @@ def demo(
         f"API:          http://{host}:{port}/api/lead-scoring  (docs at http://{host}:{port}/docs)\n"
         f"ML Insights:  http://{host}:{port}/  (sign in with the key)\n"
         f"try:          curl -s -X POST -H 'Authorization: Bearer {key}' "
-        f"http://{host}:{port}/api/lead-scoring/leads/1/ml/predict\n"
+        f"http://{host}:{port}/api/lead-scoring/leads/1/ml/predict\n", soft_wrap=True, highlight=False
     )
     if serve:
         import uvicorn
