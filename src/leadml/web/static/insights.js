@@ -23,7 +23,11 @@ function el(tag, props = {}, ...children) {
 function byId(id) { return document.getElementById(id); }
 function pct(p) { return p == null ? "–" : (100 * p).toFixed(1) + "%"; }
 function num(x, digits = 2) { return x == null ? "–" : Number(x).toFixed(digits); }
-function label(name) { return String(name).replace(/([a-z])([A-Z])/g, "$1 $2").replace(/_/g, " "); }
+// "meetingCount" / "attr_industry" -> "Meeting Count" / "Attr Industry"
+function label(name) {
+  return String(name).replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/_/g, " ")
+    .replace(/\b[a-z]/g, c => c.toUpperCase());
+}
 function categoryClass(category) {
   return "cat-" + (CATEGORY_COLORS.includes(category) ? category : "other");
 }
