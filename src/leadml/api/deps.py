@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from leadml import errors
+from leadml import db, errors
 from leadml.config import Settings
 from leadml.storage import tenants
 
@@ -17,16 +17,9 @@ bearer = HTTPBearer(auto_error=False, description="API key of a tenant: `Authori
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    session = request.app.state.session_factory()
     request.state.after_commit = []
-    try:
+    with db.transaction(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
     # Work that must only start once the request's changes are visible (e.g. a queued job).
     for callback in request.state.after_commit:
         callback()
