@@ -30,7 +30,8 @@ class TreeTables:
     values of every pattern (the path-dependent value function that LightGBM's `pred_contrib` uses:
     a feature outside the coalition averages both branches by training cover). Explaining a lead is
     then m comparisons and one table row per tree: the same numbers as `pred_contrib=True` (checked in
-    the tests), about ten times faster on depth-3 trees.
+    the tests), about ten times faster on depth-3 trees. A booster with deeper trees (more than 7
+    splits) falls back to LightGBM's `pred_contrib`.
     """
 
     def __init__(self, booster: Any, num_iteration: int | None = None):
@@ -38,7 +39,11 @@ class TreeTables:
         self.n_features = int(model["max_feature_idx"]) + 1
         self.base_value = 0.0
         self.trees: list[_CompiledTree] = []
+        self.fallback = None  # deeper trees: LightGBM's own (slower) TreeSHAP
         for info in model["tree_info"]:
+            if _count_splits(info["tree_structure"]) > MAX_SPLITS:
+                self.fallback, self.num_iteration, self.trees = booster, num_iteration, []
+                return
             tree = _compile(info["tree_structure"])
             self.base_value += tree.expected
             if tree.splits:
@@ -47,6 +52,11 @@ class TreeTables:
     def contributions(self, matrix: np.ndarray) -> tuple[float, np.ndarray]:
         """(base value, n_rows x n_features); base + row sum = the booster's raw log-odds."""
         matrix = np.asarray(matrix, dtype=np.float64)
+        if self.fallback is not None:
+            contrib = self.fallback.predict(matrix, pred_contrib=True, num_iteration=self.num_iteration)
+            base = contrib[0, -1] if len(contrib) else self.fallback.predict(
+                np.full((1, matrix.shape[1]), np.nan), pred_contrib=True, num_iteration=self.num_iteration)[0, -1]
+            return float(base), contrib[:, :-1]
         out = np.zeros((len(matrix), self.n_features))
         for start in range(0, len(matrix), CHUNK_ROWS):  # chunks keep the columns in cache
             block = matrix[start : start + CHUNK_ROWS]
@@ -98,6 +108,12 @@ class _CompiledTree:
         self.splits, self.features, self.table, self.expected = splits, features, table, expected
 
 
+def _count_splits(node: Mapping[str, Any]) -> int:
+    if "leaf_value" in node:
+        return 0
+    return 1 + _count_splits(node["left_child"]) + _count_splits(node["right_child"])
+
+
 def _compile(root: Mapping[str, Any]) -> _CompiledTree:
     splits: list[_Split] = []
     nodes: list[Mapping[str, Any]] = []
@@ -110,27 +126,28 @@ def _compile(root: Mapping[str, Any]) -> _CompiledTree:
             number(node["right_child"])
 
     number(root)
-    if len(splits) > MAX_SPLITS:
-        raise ValueError(f"TreeTables compiles trees of up to {MAX_SPLITS} splits (depth 3); got {len(splits)}.")
     bit_of = {id(node): bit for bit, node in enumerate(nodes)}
     features = sorted({split.feature for split in splits})
     patterns = np.arange(2 ** len(splits))
 
+    k = len(features)
+    coalitions = np.arange(2**k)[:, None]  # rows: which features take the lead's own value
+
     def cover(node: Mapping[str, Any]) -> float:
         return float(node.get("leaf_count", node.get("internal_count", 1)))
 
-    def value(node: Mapping[str, Any], coalition: int) -> np.ndarray:
+    def value(node: Mapping[str, Any]) -> np.ndarray:
+        """(coalitions x patterns) expected output of the subtree (path-dependent TreeSHAP)."""
         if "leaf_value" in node:
-            return np.full(len(patterns), float(node["leaf_value"]))
-        left, right = value(node["left_child"], coalition), value(node["right_child"], coalition)
-        split = splits[bit_of[id(node)]]
-        if coalition >> features.index(split.feature) & 1:  # the lead's own value decides
-            return np.where(patterns >> bit_of[id(node)] & 1, left, right)
+            return np.full((len(coalitions), len(patterns)), float(node["leaf_value"]))
+        left, right = value(node["left_child"]), value(node["right_child"])
+        bit, split = bit_of[id(node)], splits[bit_of[id(node)]]
+        follow = np.where(patterns >> bit & 1, left, right)  # the lead's own value decides
         c_left, c_right = cover(node["left_child"]), cover(node["right_child"])
-        return (c_left * left + c_right * right) / (c_left + c_right)
+        average = (c_left * left + c_right * right) / (c_left + c_right)  # the feature is unknown
+        return np.where(coalitions >> features.index(split.feature) & 1, follow, average)
 
-    k = len(features)
-    values = [value(root, coalition) for coalition in range(2**k)]
+    values = value(root)
     table = np.zeros((len(patterns), k))
     for i in range(k):
         for coalition in range(2**k):

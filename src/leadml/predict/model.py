@@ -1,29 +1,31 @@
 """The trained conversion model: lead columns in, calibrated conversion probability out.
 
-What it is (`ConversionModel`), in the order the log-odds are built:
-1. Columns are typed and encoded by `tabular.TabularEncoder` (categories with rare levels pooled,
-   "missing" kept as a level when common).
-2. An additive part: gradient-boosted stumps (LightGBM trees of depth 1, native categorical splits),
-   i.e. one learned curve per column. It is trained on each of `cv` stratified folds with early
-   stopping on the held-out fold, and the fold models are averaged (bagging lowers the variance on
-   small data). Stumps make exact explanations a table lookup (`explain.AdditiveTables`).
-3. An interaction part: at most `interaction_trees` trees of depth `interaction_depth` boosted on
-   top of the additive part, for effects that only show in combination. Few and shallow on purpose:
-   exact TreeSHAP costs grow with trees x leaves x depth^2, and bulk scoring explains every lead.
-4. A linear part (`tabular.LinearPart`, ridge logistic regression on one-hot levels), blended with
-   the trees by a weight w chosen on out-of-fold log loss: log-odds = w x linear + (1 - w) x trees.
-   It earns weight on high-cardinality columns such as a landing page id and none elsewhere.
-5. Calibration: the out-of-fold log-odds of step 2-4 are mapped to probabilities by a monotone
-   calibrator (isotonic by default, or Platt "sigmoid") fitted on those held-out predictions.
+What `ConversionModel` is, in the order the log-odds are built:
+1. Columns are typed and encoded by `tabular.TabularEncoder`: numbers stay numbers (missing = NaN),
+   text becomes categories; trees see levels with fewer than `min_level_count` rows pooled.
+2. Trees: LightGBM with native categorical splits (`cat_smooth`, `min_data_per_group`), depth 3,
+   row and column subsampling, L2 leaf penalty. Depth 3 is the explanation budget: exact TreeSHAP of
+   a depth-3 tree depends on at most 2^7 decision patterns, so `explain.TreeTables` precomputes them
+   and explains a million leads in seconds (LightGBM's own `pred_contrib` takes minutes; see
+   benchmarks/bench_evaluate.py for the AUC given up against a deeper forest).
+3. A linear part (`tabular.LinearPart`: ridge logistic regression on one-hot levels and standardized
+   numbers), blended as log-odds = w x linear + (1 - w) x trees, with w chosen on out-of-fold log loss.
+   It earns weight on high-cardinality columns such as a landing page id and little elsewhere.
+4. Cross-fitting: `cv` stratified folds. On each, the trees early-stop on the held-out fold and both
+   parts predict it; the final trees are refitted on all rows with the median early-stopped count,
+   the final linear part averages the fold fits.
+5. Calibration: a monotone calibrator (isotonic by default, or Platt "sigmoid") maps the blended
+   out-of-fold log-odds to probabilities.
 
 Class imbalance is handled by stratified folds and calibration rather than by re-weighting rows
 (`class_weight="balanced"` is available): re-weighting distorts probabilities that calibration must
 then undo, and it did not raise AUC on the reference data sets.
 
 Explanations: `contributions(X)` gives exact per-lead, per-column contributions on the log-odds scale
-(TreeSHAP for the trees, coefficient x centred value for the linear part); with the base value they
-add up to `decision_function(X)`. The calibrated probability is a non-decreasing function of that
-log-odds, so a column that pushes the log-odds up never lowers the probability.
+(TreeSHAP for the trees, coefficient x centred value for the linear part, blended with the same w);
+with the base value they add up to `decision_function(X)`. The calibrated probability is a
+non-decreasing function of that log-odds, so a column that pushes the log-odds up never lowers the
+probability.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Time to close: how many days until a lead closes, with leads still open as censored observations.
 
-`TimeToCloseModel` is a discrete-time hazard model. Time is cut into intervals at quantiles of the
-observed closing times (the last edge, the horizon, is the longest observed time to close). Every
+`TimeToCloseModel` is a discrete-time hazard model. Time is cut into `n_intervals` intervals at
+quantiles of the observed times to close; the last edge, the horizon, is their 98th percentile (the
+slowest 2 % of closes are outliers that would stretch every interval). Every
 lead contributes one row per interval it was still open at the start of ("person-period" rows);
 the label says whether it closed in that interval. A LightGBM classifier (the same encoder and tree
 settings as the conversion model, plus the interval number as a feature) learns the hazard
@@ -46,10 +47,10 @@ class TimeToCloseModel(BaseEstimator):
     def __init__(
         self,
         *,
-        n_intervals: int = 12,
+        n_intervals: int = 10,
         n_estimators: int = 300,
         learning_rate: float = 0.05,
-        max_depth: int = 2,
+        max_depth: int = 3,
         min_child_samples: int = 20,
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
@@ -58,7 +59,7 @@ class TimeToCloseModel(BaseEstimator):
         min_level_count: int = 10,
         max_levels: int = 1000,
         coverage: float = 0.8,
-        horizon_quantile: float = 1.0,
+        horizon_quantile: float = 0.98,
         max_period_rows: int = 2_000_000,
         early_stopping_rounds: int | None = 30,
         n_jobs: int | None = None,
