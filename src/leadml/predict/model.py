@@ -147,7 +147,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,
-        cat_smooth: float = 10.0,
+        cat_smooth: float = 50.0,
         min_level_count: int = 10,
         max_levels: int = 1000,
         linear_C: float = 0.3,
