@@ -172,7 +172,7 @@ class LinearPart:
 
     def fit_fold(self, matrix: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float]:
         """Fit on one fold; the coefficients are also accumulated for the averaged final model."""
-        model = LogisticRegression(C=self.C, max_iter=2000, tol=1e-6)
+        model = LogisticRegression(C=self.C, max_iter=500, tol=1e-4)
         model.fit(self.design(matrix), target)
         coef, intercept = model.coef_.ravel(), float(model.intercept_[0])
         self.coef_sum_ = coef if self.coef_sum_ is None else self.coef_sum_ + coef
