@@ -40,6 +40,7 @@ class TreeTables:
         model = booster.dump_model(num_iteration=num_iteration)
         self.n_features = int(model["max_feature_idx"]) + 1
         self.base_value = 0.0
+        self.constant = 0.0  # trees without a split
         self.trees: list[_CompiledTree] = []
         self.fallback = None  # deeper trees: LightGBM's own (slower) TreeSHAP
         for info in model["tree_info"]:
@@ -50,6 +51,8 @@ class TreeTables:
             self.base_value += tree.expected
             if tree.splits:
                 self.trees.append(tree)
+            else:
+                self.constant += tree.expected
 
     def contributions(self, matrix: np.ndarray, threads: int | None = None) -> tuple[float, np.ndarray]:
         """(base value, n_rows x n_features); base + row sum = the booster's raw log-odds.
@@ -72,6 +75,38 @@ class TreeTables:
             for start in starts:
                 self._chunk(matrix, out, start)
         return self.base_value, out.T
+
+    def raw_grid(self, matrix: np.ndarray, feature: int, grid: np.ndarray) -> np.ndarray:
+        """n_rows x len(grid): raw scores with column `feature` set to each grid value in turn.
+
+        The decisions on the other columns are made once per row and reused for every grid value,
+        which makes this much cheaper than scoring len(grid) copies of the matrix (the time-to-close
+        model scores every lead at every time interval this way).
+        """
+        matrix = np.asarray(matrix, dtype=np.float64)
+        grid = np.asarray(grid, dtype=np.float64)
+        if self.fallback is not None:
+            expanded = np.repeat(matrix, len(grid), axis=0)
+            expanded[:, feature] = np.tile(grid, len(matrix))
+            raw = self.fallback.predict(expanded, raw_score=True, num_iteration=self.num_iteration)
+            return raw.reshape(len(matrix), len(grid))
+        out = np.full((len(grid), len(matrix)), self.constant)
+        for start in range(0, len(matrix), CHUNK_ROWS):
+            block = matrix[start : start + CHUNK_ROWS]
+            columns = [_Column(block[:, f]) for f in range(block.shape[1])]
+            grid_columns = [_Column(np.array([value])) for value in grid]
+            pattern = np.empty(len(block), dtype=np.uint8)
+            for tree in self.trees:
+                pattern[:] = 0
+                grid_bits = np.zeros(len(grid), dtype=np.uint8)
+                for bit, split in enumerate(tree.splits):
+                    if split.feature == feature:
+                        grid_bits |= np.array([split.goes_left(c)[0] for c in grid_columns], dtype=np.uint8) << bit
+                    else:
+                        pattern |= split.goes_left(columns[split.feature]).view(np.uint8) << bit
+                for g, bits in enumerate(grid_bits):
+                    out[g, start : start + CHUNK_ROWS] += tree.output[pattern | bits]
+        return out.T
 
     def _chunk(self, matrix: np.ndarray, out: np.ndarray, start: int) -> None:
         block = matrix[start : start + CHUNK_ROWS]
@@ -142,8 +177,10 @@ class _Split:
 
 
 class _CompiledTree:
-    def __init__(self, splits: list[_Split], features: list[int], table: np.ndarray, expected: float):
+    def __init__(self, splits: list[_Split], features: list[int], table: np.ndarray, expected: float,
+                 output: np.ndarray):
         self.splits, self.features, self.table, self.expected = splits, features, table, expected
+        self.output = output  # the tree's value for each decision pattern
 
 
 def _count_splits(node: Mapping[str, Any]) -> int:
@@ -193,7 +230,7 @@ def _compile(root: Mapping[str, Any]) -> _CompiledTree:
                 size = bin(coalition).count("1")
                 weight = math.factorial(size) * math.factorial(k - size - 1) / math.factorial(k)
                 table[:, i] += weight * (values[coalition | 1 << i] - values[coalition])
-    return _CompiledTree(splits, features, table, float(values[0][0]))
+    return _CompiledTree(splits, features, table, float(values[0][0]), values[-1].copy())
 
 
 # --- Categories and reasons ------------------------------------------------------------------

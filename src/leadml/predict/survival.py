@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from leadml.predict.explain import TreeTables
 from leadml.predict.model import check_table, tree_params
 from leadml.predict.tabular import TabularEncoder
 
@@ -60,7 +61,7 @@ class TimeToCloseModel(BaseEstimator):
         max_levels: int = 1000,
         coverage: float = 0.8,
         horizon_quantile: float = 0.98,
-        max_period_rows: int = 2_000_000,
+        max_period_rows: int = 500_000,
         early_stopping_rounds: int | None = 30,
         n_jobs: int | None = None,
         random_state: int | None = 0,
@@ -115,6 +116,7 @@ class TimeToCloseModel(BaseEstimator):
             self.n_trees_ = probe.best_iteration or self.n_estimators
         full_set = lgb.Dataset(design, label, weight=weight, categorical_feature=categorical)
         self.booster_ = lgb.train(params, full_set, self.n_trees_)
+        self.tables_ = TreeTables(self.booster_)  # scores a lead at every interval in one pass
         return self
 
     # --- predictions ---------------------------------------------------------------------
@@ -123,8 +125,9 @@ class TimeToCloseModel(BaseEstimator):
         check_is_fitted(self, "booster_")
         matrix = self.encoder_.pool_rare(self.encoder_.transform(check_table(self, X, reset=False)))
         n_periods = len(self.edges_) - 1
-        design = np.column_stack([np.repeat(matrix, n_periods, axis=0), np.tile(np.arange(n_periods), len(matrix))])
-        return self.booster_.predict(design).reshape(len(matrix), n_periods)
+        with_period = np.column_stack([matrix, np.zeros(len(matrix))])  # the period column is set per interval
+        raw = self.tables_.raw_grid(with_period, matrix.shape[1], np.arange(n_periods, dtype=np.float64))
+        return 1.0 / (1.0 + np.exp(-raw))
 
     def closed_by(self, X: Any) -> np.ndarray:
         """n_rows x n_edges: probability of having closed by each interval edge (first column 0)."""
