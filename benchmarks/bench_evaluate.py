@@ -53,7 +53,8 @@ def olist_csv(folder: Path) -> Path:
 
 def summary(report: dict) -> dict:
     r4 = lambda v: round(float(v), 4)  # noqa: E731
-    out = {"rows": report["rows"], "split": report["split"], "model": {k: r4(v) for k, v in report["conversion"].items()},
+    out = {"rows": report["rows"], "split": report["split"],
+           "model": {k: r4(v) for k, v in report["conversion"].items()},
            "baselines": {name: {"auc": r4(m["auc"]), "ece": r4(m["ece"])} for name, m in report["baselines"].items()},
            "trees": report["model"]["trees"], "linear_weight": report["model"]["linear_weight"]}
     best = max(m["auc"] for m in report["baselines"].values())
@@ -64,20 +65,24 @@ def summary(report: dict) -> dict:
 
 
 def explanation_cost(frame: pd.DataFrame, y: np.ndarray, depth: int, rows: int) -> dict:
-    """Seconds to explain `rows` leads with the fitted model (measured on min(rows, 100k) for LightGBM's own)."""
+    """Seconds to explain leads with a model of this depth, as seconds per 1,000,000 leads.
+
+    Our contributions are timed on `rows` leads (including encoding); LightGBM's own pred_contrib on
+    min(rows, 100,000) of them; both are scaled to a million.
+    """
     model = ConversionModel(max_depth=depth, random_state=0).fit(frame, y)
     big = frame.sample(rows, replace=True, random_state=0).reset_index(drop=True)
     start = time.perf_counter()
     model.contributions(big)
-    tables = time.perf_counter() - start
+    ours = (time.perf_counter() - start) * 1_000_000 / rows
     sample = min(rows, 100_000)
     pooled = model.encoder_.pool_rare(model.encoder_.transform(big.head(sample)))
     start = time.perf_counter()
     model.booster_.predict(pooled, pred_contrib=True)
-    lightgbm = (time.perf_counter() - start) * rows / sample
-    return {"depth": depth, "trees": model.n_trees_, "rows": rows, "contributions_s": round(tables, 1),
-            "lightgbm_pred_contrib_s_extrapolated": round(lightgbm, 1),
-            "method": "lightgbm pred_contrib" if model.explainer_.fallback is not None else "compiled TreeSHAP tables"}
+    lightgbm = (time.perf_counter() - start) * 1_000_000 / sample
+    return {"depth": depth, "trees": model.n_trees_, "measured_rows": rows,
+            "method": "lightgbm pred_contrib" if model.explainer_.fallback is not None else "compiled TreeSHAP tables",
+            "contributions_s_per_1m": round(ours, 1), "lightgbm_pred_contrib_s_per_1m": round(lightgbm, 1)}
 
 
 def main(quick: bool = False) -> dict:
@@ -112,7 +117,7 @@ def main(quick: bool = False) -> dict:
         result["deeper_forest_depth5_auc_gain"] = deeper
         frame = leads.drop(columns=["Converted", "Prospect ID", "Lead Number"])
         y = leads["Converted"].to_numpy()
-        result["explain_1m_leads"] = [explanation_cost(frame, y, 3, 1_000_000), explanation_cost(frame, y, 5, 100_000)]
+        result["explain_cost"] = [explanation_cost(frame, y, 3, 1_000_000), explanation_cost(frame, y, 5, 50_000)]
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 

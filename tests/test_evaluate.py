@@ -63,7 +63,8 @@ def test_identifier_and_date_rules():
         "created": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
         "long_history": pd.date_range("2018-01-01", periods=n, freq="30D").strftime("%Y-%m-%d %H:%M:%S"),
     })
-    assert evaluate.identifier_columns(frame.drop(columns=["created", "long_history"])) == ["Prospect ID", "Lead Number"]
+    found = evaluate.identifier_columns(frame.drop(columns=["created", "long_history"]))
+    assert found == ["Prospect ID", "Lead Number"]
     assert evaluate.parse_dates(frame["source"]) is None
     dates = {c: evaluate.parse_dates(frame[c]) for c in ("created", "long_history")}
     parts = evaluate.derive_date_parts(frame, dates)

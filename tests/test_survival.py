@@ -104,3 +104,14 @@ def test_olist_time_to_close_on_a_time_split():
     # A constant median scores MAE 30.0 days here (BENCHMARKS.md).
     assert metrics.mae_days(days[test][won_test], median[won_test]) < 30.2
     assert 0.75 <= metrics.interval_coverage(days[test][won_test], low[won_test], high[won_test]) <= 0.85
+
+
+def test_interval_scoring_matches_lightgbm_on_the_expanded_rows(synthetic_fit):
+    model, frame, _closed, _days = synthetic_fit
+    matrix = model.encoder_.pool_rare(model.encoder_.transform(frame))
+    periods = len(model.edges_) - 1
+    expanded = np.column_stack([np.repeat(matrix, periods, axis=0), np.tile(np.arange(periods), len(matrix))])
+    reference = model.booster_.predict(expanded, raw_score=True).reshape(len(matrix), periods)
+    grid = model.tables_.raw_grid(np.column_stack([matrix, np.zeros(len(matrix))]), matrix.shape[1],
+                                  np.arange(periods, dtype=float))
+    np.testing.assert_allclose(grid, reference, atol=1e-9)

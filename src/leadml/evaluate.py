@@ -5,7 +5,9 @@ file's columns, treated like custom attributes, next to three reference baseline
 How the file is read (the same rules for every file; there is no dataset-specific code):
 
 - Missing values: pandas' defaults (empty cells, "NA", ...) plus any `na_values`, for placeholders
-  such as a web form's "Select" that mean "not answered".
+  such as a web form's "Select" that mean "not answered". Without the option such a placeholder is
+  simply one more category level, which carries the same information for the model (X Education
+  scores the same AUC either way); the option matters for numeric columns and for readable reasons.
 - Target: with `positive`, rows whose target equals it (as text) are the converted ones; otherwise
   the target must be 0/1 or true/false, or have two values one of which reads as yes (yes, true,
   won, converted, 1). Rows with an empty target are dropped.
@@ -44,7 +46,9 @@ from leadml.predict.model import ConversionModel
 from leadml.predict.survival import TimeToCloseModel, survival_target
 
 YES_WORDS = {"1", "1.0", "true", "yes", "y", "won", "converted"}
-DATE_PATTERN = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})([ T]\d{1,2}:\d{2}(:\d{2})?.*)?\s*$")
+DATE_PATTERN = re.compile(
+    r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})([ T]\d{1,2}:\d{2}(:\d{2})?.*)?\s*$"
+)
 MIN_ID_VALUES = 20
 TEST_SHARE = 0.2
 
@@ -104,7 +108,8 @@ def parse_dates(values: pd.Series) -> pd.Series | None:
     return parsed if parsed.notna().sum() >= 0.95 * len(present) else None
 
 
-def derive_date_parts(frame: pd.DataFrame, dates: dict[str, pd.Series], *, min_years_for_month: float = 2.0) -> pd.DataFrame:
+def derive_date_parts(frame: pd.DataFrame, dates: dict[str, pd.Series], *,
+                      min_years_for_month: float = 2.0) -> pd.DataFrame:
     """Replace each date column by its weekday (and month, with enough history)."""
     out = frame.drop(columns=list(dates))
     for column, parsed in dates.items():
@@ -206,7 +211,8 @@ def _time_to_close(data: Prepared, splits, seed: int) -> dict[str, Any]:
     ranking, median, low, high = (np.full(len(data.days), np.nan) for _ in range(4))
     for train, test in splits:
         train, test = train[known[train]], test[known[test]]
-        model = TimeToCloseModel(random_state=seed).fit(data.X.iloc[train], survival_target(data.closed[train], data.days[train]))
+        target = survival_target(data.closed[train], data.days[train])
+        model = TimeToCloseModel(random_state=seed).fit(data.X.iloc[train], target)
         ranking[test] = model.expected_days_open(data.X.iloc[test])
         median[test], low[test], high[test] = model.predict_interval(data.X.iloc[test])
     tested = np.concatenate([test[known[test]] for _train, test in splits])

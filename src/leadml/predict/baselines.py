@@ -77,7 +77,8 @@ class NaiveBayesScorer(ClassifierMixin, BaseEstimator):
         log_odds = np.full(len(X), np.log(self.prior_[1] / self.prior_[0]))
         for column, table in self.tables_.items():
             values = self._values(X, column)
-            log_odds += values.map(lambda v: table.get(str(v), 0.0) if v is not None else 0.0).to_numpy(dtype=np.float64)
+            logs = values.map(lambda v: table.get(str(v), 0.0) if v is not None else 0.0)
+            log_odds += logs.to_numpy(dtype=np.float64)
         positive = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -500, 500)))
         return np.column_stack([1 - positive, positive])
 

@@ -2,16 +2,17 @@
 
 `TimeToCloseModel` is a discrete-time hazard model. Time is cut into `n_intervals` intervals at
 quantiles of the observed times to close; the last edge, the horizon, is their 98th percentile (the
-slowest 2 % of closes are outliers that would stretch every interval). Every
-lead contributes one row per interval it was still open at the start of ("person-period" rows);
-the label says whether it closed in that interval. A LightGBM classifier (the same encoder and tree
+slowest 2 % of closes are outliers that would stretch every interval). Every lead contributes one
+row per interval it was still open at the start of ("person-period" rows); the label says whether it
+closed in that interval. A LightGBM classifier (the same encoder and tree
 settings as the conversion model, plus the interval number as a feature) learns the hazard
 h(interval | lead). A lead's probability of having closed by the end of interval j is
 F_j = 1 - prod_{i <= j} (1 - h_i).
 
-Open leads are right-censored: they count as "not closed" in every interval they were observed
-in (the last one weighted by the share of it observed), and drop out after. Most of them never close, so the product answers "if this lead closes
-within the horizon, when?": the distribution G(t) = F(t) / F(horizon), linear within an interval.
+Open leads are right-censored: they count as "not closed" in every interval they were observed in
+(the last one weighted by the share of it observed), and drop out after. Most of them never close,
+so the product answers "if this lead closes within the horizon, when?": the distribution
+G(t) = F(t) / F(horizon), linear within an interval.
 `predict_interval` returns its median and its 10th-90th percentiles (an 80 % interval);
 `expected_days_open` returns the restricted mean time the lead stays open within the horizon, the
 ranking to use for a censored C-index (it also reflects how likely the lead is to close at all).

@@ -4,9 +4,10 @@ conversion model.
 `TabularEncoder` types the columns: numbers and booleans stay numeric; text and pandas categories
 become categorical, each of its `max_levels` most frequent levels with a code, and one more code,
 "other", for the rest and for levels never seen in training. Trees read a pooled view where levels
-with fewer than `min_level_count` training rows are "other" too. "Missing" is a level like any other,
-because an empty field is often informative (a lead that never said what it does). Placeholder values such as a web form's "Select"
-are not special-cased here: callers turn them into missing (`leadml evaluate --na-values`).
+with fewer than `min_level_count` training rows are "other" too. "Missing" is a level like any
+other, because an empty field is often informative (a lead that never said what it does).
+Placeholder values such as a web form's "Select" are not special-cased: they are one more level
+unless the caller reads them as missing (`leadml evaluate --na-values Select`).
 
 `LinearPart` is a ridge-penalized logistic regression on one-hot levels and standardized numbers. On
 high-cardinality columns (a landing page id with hundreds of values) its shrunken per-level effects
@@ -135,10 +136,9 @@ class LinearPart:
     cross-validation folds then share it, so their coefficients can be averaged into one model.
     """
 
-    def __init__(self, encoder: TabularEncoder, C: float, random_state: int | None = 0):
+    def __init__(self, encoder: TabularEncoder, C: float):
         self.encoder = encoder
         self.C = C
-        self.random_state = random_state
 
     def prepare(self, matrix: np.ndarray) -> LinearPart:
         numeric = matrix[:, self.encoder.numeric_indices_]
