@@ -97,8 +97,7 @@ def _score_active_survival(session: Session, config_id: int, X: pd.DataFrame, du
     if row is None or row.artifact is None:
         return None
     bundle = loads(row.artifact)
-    median = bundle["model"].predict_interval(X[bundle["columns"]])[0]
-    return metrics.c_index(durations, median, events)
+    return metrics.c_index(durations, bundle["model"].expected_days_open(X[bundle["columns"]]), events)
 
 
 def train_config(engine: Engine, sessions: sessionmaker[Session], *, config_id: int, now: datetime | None = None,
@@ -180,7 +179,9 @@ def _train_survival(data: TrainingData, options: TrainingOptions):
     median, low, high = model.predict_interval(X[holdout])
     closed = events[holdout] == 1
     surv_metrics = {
-        "c_index": metrics.c_index(durations[holdout], median, events[holdout]),
+        # Ranked by the expected days open within the horizon, which also reflects how likely a lead is
+        # to close at all (the median alone, conditional on closing, ranks censored leads poorly).
+        "c_index": metrics.c_index(durations[holdout], model.expected_days_open(X[holdout]), events[holdout]),
         "mae_days": metrics.mae_days(durations[holdout][closed], median[closed]) if closed.any() else None,
         "interval_coverage": metrics.interval_coverage(durations[holdout][closed], low[closed], high[closed])
         if closed.any() else None,
