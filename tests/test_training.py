@@ -191,3 +191,30 @@ def test_accuracy_reports_outcome_metrics_per_model_version(trained):
     assert 0 <= model_rows[0]["auc"] <= 1 and "ece" in model_rows[0] and model_rows[0]["modelVersion"] >= 1
     assert report["outcomes"]["timeToClose"][0]["leads"] == 4
     assert any(m["kind"] == "conversion" and "auc" in m["holdout"] for m in report["models"])
+
+
+def test_automatic_retraining_after_n_new_outcomes(engine, make_tenant, tmp_path):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from leadml.api.app import create_app
+    from leadml.config import Settings
+    from leadml.storage.tables import Job
+
+    app = create_app(Settings(session_secret="t", retrain_after_outcomes=2), engine=engine)
+    headers = make_tenant()
+    with TestClient(app) as client:
+        config = client.post(f"{BASE}/configs", json={"name": "auto"}, headers=headers).json()
+        leads = client.post(f"{BASE}/{config['id']}/leads", json={"leads": [{"email": f"a{i}@corp.com"} for i in range(3)]},
+                            headers=headers).json()["leads"]
+        client.post(f"{BASE}/leads/{leads[0]['id']}/outcome", json={"status": "lost"}, headers=headers)
+        with db.transaction(app.state.session_factory) as session:
+            assert session.scalars(select(Job).where(Job.config_id == config["id"])).all() == []
+        client.post(f"{BASE}/leads/{leads[1]['id']}/outcome", json={"status": "converted"}, headers=headers)
+        with db.transaction(app.state.session_factory) as session:
+            jobs = session.scalars(select(Job).where(Job.config_id == config["id"])).all()
+            assert [(j.kind, j.params["reason"]) for j in jobs] == [("train", "automatic: new outcomes")]
+            job_id = jobs[0].id
+        app.state.jobs.wait(job_id, timeout=60)
+        # Too few outcomes for a trusted model: the job says so, and rules keep scoring.
+        assert "not enough outcomes" in client.get(f"{BASE}/jobs/{job_id}", headers=headers).json()["error"]
