@@ -132,9 +132,8 @@ def _shape(kind: Kind, cells: dict[str, Any], resolved: Mapping[str, str], attri
         if "sequenceName" in seq:
             row["sequence"] = {"name": seq["sequenceName"], "step": seq.get("sequenceStep", 0),
                                "totalSteps": seq.get("sequenceTotal", 1), "active": seq.get("sequenceActive", True)}
-        for key in ("isActive",):
-            if isinstance(row.get(key), str):
-                row[key] = row[key].strip().lower() in ("true", "1", "yes")
+        if isinstance(row.get("isActive"), str):
+            row["isActive"] = row["isActive"].strip().lower() in ("true", "1", "yes")
         attributes = {c: cells[c] for c in attribute_columns if cells.get(c) is not None}
         if attributes:
             row["attributes"] = attributes

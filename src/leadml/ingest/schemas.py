@@ -69,7 +69,13 @@ class SequenceIn(CamelModel):
         return self
 
 
-class LeadIn(CamelModel):
+Tag = Annotated[str, StringConstraints(max_length=100)]
+AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class _LeadFields(CamelModel):
+    """What a lead create and a lead update share."""
+
     email: Email = None
     external_id: Annotated[str | None, AfterValidator(_blank_to_none), StringConstraints(max_length=200)] = None
     name: Text = None
@@ -78,39 +84,34 @@ class LeadIn(CamelModel):
     title: Text = None
     pipeline_stage: Annotated[str | None, StringConstraints(max_length=100)] = None
     pipeline_value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    tags: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default_factory=list, max_length=100)
-    attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], AttributeValue] = Field(
-        default_factory=dict, max_length=500
-    )
-    created_at: datetime | None = None
     is_active: bool | None = None
     sequence: SequenceIn | None = None
 
     @model_validator(mode="after")
-    def _needs_identity(self):
-        if self.email is None and self.external_id is None:
-            raise ValueError("a lead needs an email or an externalId")
-        for key, value in self.attributes.items():
+    def _no_nan_attributes(self):
+        for key, value in (getattr(self, "attributes", None) or {}).items():
             if isinstance(value, float) and value != value:  # NaN is "missing", not a value
                 raise ValueError(f"attribute {key!r} is NaN; omit it instead")
         return self
 
 
-class LeadPatch(CamelModel):
-    """PATCH /leads/{id}: any subset; identity fields may change but not be removed both."""
+class LeadIn(_LeadFields):
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+    attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=500)
+    created_at: datetime | None = None
 
-    email: Email = None
-    external_id: Annotated[str | None, AfterValidator(_blank_to_none), StringConstraints(max_length=200)] = None
-    name: Text = None
-    company: Text = None
-    phone: Annotated[str | None, AfterValidator(_blank_to_none), StringConstraints(max_length=64)] = None
-    title: Text = None
-    pipeline_stage: Annotated[str | None, StringConstraints(max_length=100)] = None
-    pipeline_value: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    tags: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
-    attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], AttributeValue] | None = None
-    is_active: bool | None = None
-    sequence: SequenceIn | None = None
+    @model_validator(mode="after")
+    def _needs_identity(self):
+        if self.email is None and self.external_id is None:
+            raise ValueError("a lead needs an email or an externalId")
+        return self
+
+
+class LeadPatch(_LeadFields):
+    """PATCH /leads/{id}: any subset; identity fields may change but not both be removed."""
+
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    attributes: dict[AttributeName, AttributeValue] | None = Field(default=None, max_length=500)
 
 
 class ActivityIn(CamelModel):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from leadml import errors
@@ -184,8 +184,6 @@ def add_activities(session: Session, *, config: ScoringConfig, rows: list[Activi
 
 
 def _lead_ids_in_config(session: Session, *, config_id: int, lead_ids: set[int]) -> set[int]:
-    from sqlalchemy import select
-
     found: set[int] = set()
     ids = list(lead_ids)
     for start in range(0, len(ids), 500):

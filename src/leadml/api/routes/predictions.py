@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -63,8 +63,6 @@ def get_prediction(lead_id: int, session: SessionDep, tenant_id: TenantDep,
 
 @router.get("/leads/{lead_id}/ml/features")
 def get_features(lead_id: int, session: SessionDep, tenant_id: TenantDep):
-    from datetime import UTC
-
     lead = lead_store.get_lead(session, tenant_id=tenant_id, lead_id=lead_id)
     config = configs.get_config(session, tenant_id=tenant_id, config_id=lead.config_id)
     return {"features": lead_features(session, lead=lead, config=config, as_of=datetime.now(UTC))}
@@ -78,8 +76,6 @@ def validate(prediction_id: int, body: ValidateIn, session: SessionDep, tenant_i
 
 def _bound(value: date | datetime | None, *, end: bool) -> datetime | None:
     """A date means the whole day (endDate inclusive); naive times are UTC."""
-    from datetime import UTC
-
     if value is None:
         return None
     if isinstance(value, datetime):
