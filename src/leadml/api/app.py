@@ -13,6 +13,7 @@ from leadml.api import metrics
 from leadml.api.routes import configs, health, leads, models, predictions, ranking
 from leadml.config import Settings, get_settings
 from leadml.jobs.service import JobService
+from leadml.scoring.llm_client import LlmService
 from leadml.scoring.models import ModelLoader
 from leadml.web import routes as web_routes
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = db.make_session_factory(engine)
     app.state.model_loader = ModelLoader()
+    app.state.llm = LlmService.from_settings(settings)  # used only for configs with llmEnabled
     app.state.jobs = JobService(engine, app.state.session_factory, settings)
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret, https_only=False, same_site="lax")
     api_errors.install(app)

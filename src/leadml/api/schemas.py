@@ -36,6 +36,14 @@ def _timezone(value: str | None) -> str | None:
     return value
 
 
+LlmMode = Literal["narrative", "predictor"]
+
+
+def _llm_mode(value: Any) -> Any:
+    """`predict` was this field's earlier spelling of `predictor`."""
+    return "predictor" if value == "predict" else value
+
+
 class ConfigUpdate(CamelIn):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     hot_threshold: float | None = Field(default=None, ge=0, le=100)
@@ -46,9 +54,10 @@ class ConfigUpdate(CamelIn):
     prediction_validity_days: int | None = Field(default=None, ge=1, le=365)
     feature_attributes: list[str] | None = None
     llm_enabled: bool | None = None
-    llm_mode: Literal["narrative", "predict"] | None = None
+    llm_mode: LlmMode | None = Field(default=None, description="narrative (default) or predictor")
 
     _tz = field_validator("timezone")(_timezone)
+    _mode = field_validator("llm_mode", mode="before")(_llm_mode)
 
 
 class ConfigCreate(CamelIn):
@@ -61,9 +70,10 @@ class ConfigCreate(CamelIn):
     prediction_validity_days: int = Field(default=7, ge=1, le=365)
     feature_attributes: list[str] = Field(default_factory=list)
     llm_enabled: bool = False
-    llm_mode: Literal["narrative", "predict"] = "narrative"
+    llm_mode: LlmMode = Field(default="narrative", description="narrative (default) or predictor")
 
     _tz = field_validator("timezone")(_timezone)
+    _mode = field_validator("llm_mode", mode="before")(_llm_mode)
 
 
 class ConfigOut(Camel):

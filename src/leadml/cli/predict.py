@@ -25,13 +25,15 @@ def predict(
 ) -> None:
     """Predict one lead (reusing a still-valid stored prediction unless --force-refresh)."""
     database = open_database()
+    from leadml.scoring.llm_client import LlmService
     from leadml.scoring.models import ModelLoader
 
     try:
         with db.transaction(database.sessions) as session:
             outcome = scoring.predict_lead(session, tenant_id=None, lead_id=lead, prediction_type=type_.upper(),
                                            force_refresh=force_refresh, rule_based_only=rule_based_only,
-                                           model_loader=ModelLoader())
+                                           model_loader=ModelLoader(),
+                                           llm_service=LlmService.from_settings(database.settings))
             doc = outcome.document
     except errors.LeadMLError as exc:
         fail(exc)

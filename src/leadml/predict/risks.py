@@ -33,6 +33,7 @@ _RISK_FEATURES = {
     "Low activity velocity": {"activityVelocity"},
     "Low email engagement": {"emailOpenRate", "emailClickRate"},
 }
+BUILT_IN_RISKS = frozenset(_RISK_FEATURES)
 
 
 def engagement_trend(features: Mapping[str, Any]) -> Trend:

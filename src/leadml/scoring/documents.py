@@ -7,6 +7,7 @@ from typing import Any
 
 from leadml.predict import ranking
 from leadml.predict.result import PredictionResult
+from leadml.scoring import llm
 
 PREDICTION_TYPES = ("CONVERSION", "TIME_TO_CLOSE", "SCORE", "PRIORITY")
 
@@ -26,7 +27,8 @@ def priority_of(result: PredictionResult, recency_score: float | None) -> tuple[
 
 def document(
     result: PredictionResult, *, prediction_type: str, prediction_id: int, predicted_at: datetime,
-    valid_until: datetime, recency_score: float | None,
+    valid_until: datetime, recency_score: float | None, llm_metadata: dict[str, Any] | None = None,
+    deal_value: float | None = None,
 ) -> dict[str, Any]:
     """Every field a client may read; a cached read returns this same document."""
     priority_score, priority_tier = priority_of(result, recency_score)
@@ -58,7 +60,8 @@ def document(
         "topNegativeReasons": [_camel(vars(r)) for r in result.top_negative],
         "factors": [_camel(f) for f in result.time_factors],
         "accelerationOpportunities": [_camel(a) for a in result.acceleration_opportunities],
-        "llmMetadata": None,
+        "predictedDealValue": None if deal_value is None else round(deal_value, 2),
+        "llmMetadata": llm_metadata if llm_metadata is not None else llm.metadata(result),
         "predictedAt": predicted_at.isoformat(),
         "validUntil": valid_until.isoformat(),
     }

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadml import errors
-from leadml.scoring import documents, predictors
+from leadml.features.single import flatten
+from leadml.scoring import documents, llm, predictors
 from leadml.scoring.inputs import lead_features
 from leadml.storage import configs
 from leadml.storage import leads as lead_store
@@ -34,6 +35,7 @@ def predict_lead(
     rule_based_only: bool = False,
     now: datetime | None = None,
     model_loader=None,
+    llm_service=None,
 ) -> PredictionOutcome:
     if prediction_type not in documents.PREDICTION_TYPES:
         raise errors.InvalidInput(f"unknown prediction type {prediction_type!r}", details=list(documents.PREDICTION_TYPES))
@@ -43,13 +45,20 @@ def predict_lead(
     predictor = predictors.choose(session, config=config, rule_based_only=rule_based_only, model_loader=model_loader)
     if not force_refresh:
         cached = prediction_store.reusable(
-            session, lead=lead, prediction_type=prediction_type, source=predictor.source,
+            session, lead=lead, prediction_type=prediction_type,
+            source=llm.expected_source(llm_service, config, predictor.source, rule_based_only=rule_based_only),
             model_version_id=predictor.model_version_id, rule_based_only=rule_based_only, now=now,
         )
-        if cached is not None:
+        if cached is not None and llm.cached_is_current(cached.payload, llm_service, config,
+                                                        rule_based_only=rule_based_only):
             return PredictionOutcome(prediction=cached, document=cached.payload, cached=True)
     features = lead_features(session, lead=lead, config=config, as_of=now)
     result = predictor.predict(features, thresholds=predictors.thresholds_of(config))
+    # The LLM step (scoring/llm.py): words, or bounded numbers in predictor mode; falls back to `result`.
+    narration = llm.narrate_prediction(llm_service, config=config, tenant=config.tenant_id, result=result,
+                                       features=flatten(features), lead=lead, rule_based_only=rule_based_only,
+                                       thresholds=predictors.thresholds_of(config))
+    result = narration.result
     prediction_store.expire_active(session, lead_id=lead.id, prediction_type=prediction_type)
     valid_until = now + timedelta(days=config.prediction_validity_days)
     row = Prediction(
@@ -64,6 +73,7 @@ def predict_lead(
     doc = documents.document(
         result, prediction_type=prediction_type, prediction_id=row.id, predicted_at=now, valid_until=valid_until,
         recency_score=features["temporal"].get("recencyScore"),
+        llm_metadata=narration.metadata, deal_value=narration.deal_value,
     )
     row.payload = doc
     row.priority_score = doc["priorityScore"]

@@ -35,6 +35,7 @@ def _predict(request: Request, session, tenant_id: int, lead_id: int, body: Pred
         session, tenant_id=tenant_id, lead_id=lead_id, prediction_type=prediction_type,
         force_refresh=body.force_refresh, rule_based_only=body.rule_based_only,
         model_loader=getattr(request.app.state, "model_loader", None),
+        llm_service=getattr(request.app.state, "llm", None),
     )
     return {"prediction": outcome.document, "cached": outcome.cached}
 
