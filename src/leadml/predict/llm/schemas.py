@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -137,29 +138,46 @@ def check_indices(answer: NarrativeAnswer, count: int) -> None:
 
 
 # Numbers in prose: "23%", "1,200", "4.5", "-3"; not the digit in "Q3" or "B2B".
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.])\d+(?:\.\d+)?(?![\w.]*[A-Za-z])")
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w.]*[A-Za-z])(\s*%)?")
 _LEVEL = re.compile(r"\b(HOT|WARM|COLD|DEAD)\b")
-ALWAYS_ALLOWED = (0.0, 1.0, 2.0)  # "one or two calls", "1:1", "24/7" needs the facts' 24 and 7
+ALWAYS_ALLOWED = (0.0, 1.0, 2.0)  # "one or two calls", "1:1"
 
 
 def numbers_in(text: str) -> list[float]:
-    return [float(match.replace(",", "")) for match in _NUMBER.findall(text)]
+    return [value for value, _ in _numbers(text)]
 
 
-def trusted_numbers(value: Any) -> set[float]:
-    """Every number in the trusted facts: values, their percentages, and numbers in leadml's own text."""
-    found: set[float] = set()
+def _numbers(text: str) -> list[tuple[float, bool]]:
+    """(number, whether it is a percentage) for each number in the text."""
+    return [(float(digits.replace(",", "")), bool(percent)) for digits, percent in _NUMBER.findall(text)]
+
+
+@dataclass
+class Trusted:
+    """Numbers the prose may state: plain ones, and percentages (fractions x 100, or written with %)."""
+
+    plain: set[float] = field(default_factory=set)
+    percent: set[float] = field(default_factory=set)
+
+    def __or__(self, other: Trusted) -> Trusted:
+        return Trusted(self.plain | other.plain, self.percent | other.percent)
+
+
+def trusted_numbers(value: Any) -> Trusted:
+    """Every number in the trusted facts: values, fractions as percentages, and numbers in leadml's text."""
+    found = Trusted()
 
     def walk(item: Any) -> None:
         if isinstance(item, bool) or item is None:
             return
         if isinstance(item, int | float):
             if math.isfinite(item):
-                found.add(abs(float(item)))
+                found.plain.add(abs(float(item)))
                 if 0.0 <= item <= 1.0:
-                    found.add(float(item) * 100.0)
+                    found.percent.add(float(item) * 100.0)
         elif isinstance(item, str):
-            found.update(numbers_in(item))
+            for number, is_percent in _numbers(item):
+                (found.percent if is_percent else found.plain).add(number)
         elif isinstance(item, Mapping):
             for sub in item.values():
                 walk(sub)
@@ -172,16 +190,18 @@ def trusted_numbers(value: Any) -> set[float]:
 
 
 def _close(number: float, allowed: Iterable[float]) -> bool:
-    return any(abs(number - a) <= 0.51 + 0.005 * a for a in allowed)
+    return any(abs(number - a) <= (0.51 if a < 1000 else 0.005 * a) for a in allowed)
 
 
-def check_grounded(texts: Iterable[str], *, allowed: set[float], level: str | None) -> None:
-    """Refuse prose that states a number not in the facts, or a level other than the real one."""
-    allowed = set(allowed) | set(ALWAYS_ALLOWED)
+def check_grounded(texts: Iterable[str], *, allowed: Trusted, level: str | None) -> None:
+    """Refuse prose that states a number not in the facts (a percentage must be one of the facts'
+    percentages), or a level other than the real one."""
+    plain = allowed.plain | set(ALWAYS_ALLOWED)
     for text in texts:
-        for number in numbers_in(text):
-            if not _close(number, allowed):
-                raise BadAnswer("ungrounded_output", f"states {number:g}, which is not in the facts")
+        for number, is_percent in _numbers(text):
+            if not _close(number, allowed.percent if is_percent else plain | allowed.percent):
+                shown = f"{number:g}{'%' if is_percent else ''}"
+                raise BadAnswer("ungrounded_output", f"states {shown}, which is not in the facts")
         if level is not None:
             for named in _LEVEL.findall(text):
                 if named != level:
