@@ -221,14 +221,17 @@ def narrate_batch(service: LlmService | None, *, config: ScoringConfig, tenant: 
     return out, usage
 
 
+RANKED_LEAD_FACTS = ("priorityRank", "priorityTier", "priorityScore", "conversionProbability", "scoreLevel", "score",
+                     "predictedDays")
+
+
 def ranking_facts(rankings: Sequence[Mapping[str, Any]], insights: Mapping[str, Any]) -> dict[str, Any]:
-    """Numbers only per lead (no email, name, company or title), the aggregates, computed patterns."""
-    keys = ("priorityRank", "priorityTier", "priorityScore", "conversionProbability", "scoreLevel", "score",
-            "predictedDays")
-    leads = [{k: privacy._plain(r.get(k)) for k in keys} for r in rankings]
-    aggregates = {k: privacy._plain(v) for k, v in insights.items() if isinstance(v, int | float | bool) or v is None}
-    patterns = [privacy.redact(str(p), max_chars=160) for p in insights.get("commonPatterns", []) or []]
-    return {"aggregates": aggregates, "computedPatterns": patterns, "leads": leads}
+    """Numbers and levels only: per lead the RANKED_LEAD_FACTS (no email, name, company, title or
+    reasoning text), and the numeric aggregates. Computed patterns are not sent (they may quote
+    custom attribute values)."""
+    leads = [{k: privacy.plain(r.get(k)) for k in RANKED_LEAD_FACTS} for r in rankings]
+    aggregates = {k: privacy.plain(v) for k, v in insights.items() if isinstance(v, int | float) or v is None}
+    return {"aggregates": aggregates, "leads": leads}
 
 
 def narrate_ranking_insights(service: LlmService | None, *, config: ScoringConfig, tenant: object,

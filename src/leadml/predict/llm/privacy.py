@@ -61,7 +61,7 @@ def redact(text: str, *, max_chars: int = 120) -> str:
     return cleaned[:max_chars]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-safe, rounded, with NaN as null."""
     if value is None:
         return None
@@ -72,7 +72,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else round(value, 3)
     try:  # numpy scalars
-        return _plain(value.item())
+        return plain(value.item())
     except AttributeError:
         return str(value)
 
@@ -98,7 +98,7 @@ def _reason(reason: Reason, policy: PrivacyPolicy) -> dict[str, Any] | None:
 def _risk(risk: RiskFactor, policy: PrivacyPolicy) -> dict[str, Any]:
     if risk.factor in BUILT_IN_RISKS or risk.factor in _BUILT_IN:  # leadml wrote its text
         return {"factor": risk.factor, "impact": risk.impact, "trend": risk.trend,
-                "currentValue": _plain(risk.current_value), "description": risk.description}
+                "currentValue": plain(risk.current_value), "description": risk.description}
     name = _custom_name(risk.factor) or risk.factor
     return {"factor": name if name in policy.attributes else "a custom field", "impact": risk.impact,
             "trend": risk.trend}
@@ -106,8 +106,8 @@ def _risk(risk: RiskFactor, policy: PrivacyPolicy) -> dict[str, Any]:
 
 def profile_and_activity(features: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The derived features, split into profile (demographic) and activity (the rest)."""
-    profile = {name: _plain(features.get(name)) for name in _PROFILE}
-    activity = {spec.name: _plain(features.get(spec.name)) for spec in FEATURES if spec.name not in _PROFILE}
+    profile = {name: plain(features.get(name)) for name in _PROFILE}
+    activity = {spec.name: plain(features.get(spec.name)) for spec in FEATURES if spec.name not in _PROFILE}
     return profile, activity
 
 
@@ -137,7 +137,7 @@ def facts(
     """The trusted facts of one prediction (computed by leadml, nothing a lead typed)."""
     profile, activity = profile_and_activity(features)
     if pipeline_value is not None:
-        profile["pipelineValue"] = _plain(float(pipeline_value))
+        profile["pipelineValue"] = plain(float(pipeline_value))
     return {
         "prediction": prediction_facts(result, thresholds),
         "profile": profile,
@@ -150,7 +150,7 @@ def facts(
              "expectedImpact": r.expected_impact, "timeframe": r.timeframe}
             for i, r in enumerate(result.recommendations)
         ],
-        "whatIfs": [{k: _plain(v) for k, v in item.items()} for item in result.acceleration_opportunities],
+        "whatIfs": [{k: plain(v) for k, v in item.items()} for item in result.acceleration_opportunities],
     }
 
 
