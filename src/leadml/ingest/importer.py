@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadml import db, errors
-from leadml.ingest import files, service
+from leadml.ingest import files, leakage, service
 from leadml.ingest.schemas import ActivityIn, LeadIn, OutcomeRow
 from leadml.storage import configs
 
@@ -27,6 +28,12 @@ class ImportReport:
     updated: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: Counter = field(default_factory=Counter)  # stored leads by outcome status (outcome imports)
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # near-perfect predictors of the outcome
+
+    def reasons(self) -> list[tuple[str, int]]:
+        """Rejection reasons, most frequent first."""
+        return Counter(row["reason"] for row in self.rejected).most_common()
 
 
 def import_file(
@@ -36,6 +43,9 @@ def import_file(
     path: Path,
     config_id: int,
     mapping: Mapping[str, str] | None = None,
+    outcome: files.OutcomeColumns | None = None,
+    na_values: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
@@ -44,12 +54,21 @@ def import_file(
     model = MODELS[kind]
     report = ImportReport()
     batch: list[tuple[int, dict, Any]] = []
-    for number, cells, row in files.iter_rows(path, kind, mapping or {}):
+    labelled: dict[int, tuple[dict[str, Any], int]] = {}  # row -> (attributes, converted) for the leak check
+    for number, cells, row in files.iter_rows(path, kind, mapping or {}, outcome=outcome, na_values=na_values,
+                                                 exclude=exclude):
         report.rows += 1
+        if isinstance(row, files.RowError):
+            report.rejected.append({"row": number, "reason": str(row), **cells})
+            continue
         try:
-            batch.append((number, cells, model.model_validate(row)))
+            validated = model.model_validate(row)
         except ValidationError as exc:
             report.rejected.append({"row": number, "reason": _reasons(exc), **cells})
+        else:
+            batch.append((number, cells, validated))
+            if outcome is not None and validated.outcome is not None and validated.outcome.status != "open":
+                labelled[number] = (validated.attributes, int(validated.outcome.status == "converted"))
         if len(batch) >= batch_size:
             _store(sessions, kind, config_id, batch, report)
             if progress:
@@ -59,6 +78,12 @@ def import_file(
         _store(sessions, kind, config_id, batch, report)
         if progress:
             progress(len(batch))
+    if labelled:
+        refused = {row["row"] for row in report.rejected}
+        kept = [value for number, value in labelled.items() if number not in refused]
+        names = sorted({name for attributes, _ in kept for name in attributes})
+        report.warnings = leakage.near_perfect_predictors(
+            {name: [attributes.get(name) for attributes, _ in kept] for name in names}, [y for _, y in kept])
     return report
 
 
@@ -82,6 +107,7 @@ def _store(sessions, kind, config_id, batch, report: ImportReport) -> None:
                     report.created += result.created
                     report.updated += result.updated
                     report.stored += len(rows)
+                    report.outcomes.update(row.outcome.status for row in rows if row.outcome is not None)
                 elif kind == "activities":
                     result = service.add_activities(session, config=config, rows=rows)
                     report.stored += result.accepted

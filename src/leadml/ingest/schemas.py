@@ -99,6 +99,9 @@ class LeadIn(_LeadFields):
     tags: list[Tag] = Field(default_factory=list, max_length=100)
     attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=500)
     created_at: datetime | None = None
+    # The lead's outcome as a CRM export records it: a lead created with one is a snapshot (see
+    # docs/model.md); `at` is when it closed (without it, the creation time, or now).
+    outcome: OutcomeIn | None = None
 
     @model_validator(mode="after")
     def _needs_identity(self):

@@ -62,7 +62,7 @@ def upsert_leads(session: Session, *, config: ScoringConfig, rows: list[LeadIn])
     problems: list[dict[str, Any]] = []
     # Pass 1 resolves every row to a lead (existing or new) without changing anything, so a refused
     # batch leaves no trace; later rows of the same batch see the identities of earlier ones.
-    plan: list[tuple[Lead, LeadIn]] = []
+    plan: list[tuple[Lead, LeadIn, dict[str, Any] | None]] = []
     new_leads: list[Lead] = []
     for index, row in enumerate(rows):
         match_x = by_external.get(row.external_id) if row.external_id else None
@@ -76,19 +76,56 @@ def upsert_leads(session: Session, *, config: ScoringConfig, rows: list[LeadIn])
                         created_at=now, updated_at=now, is_active=True, sequence_active=False,
                         outcome_status="open", email=row.email, external_id=row.external_id)
             new_leads.append(lead)
+        outcome = None
+        if row.outcome is not None:
+            outcome = _plan_outcome(lead, row, config=config, new=lead.id is None, now=now)
+            if isinstance(outcome, str):
+                problems.append(_row_error(index, outcome, "outcome.at"))
+                continue
         if row.email:
             by_email[row.email] = lead
         if row.external_id:
             by_external[row.external_id] = lead
-        plan.append((lead, row))
+        plan.append((lead, row, outcome))
     if problems:
         raise errors.InvalidInput("some leads were refused; nothing was stored", details=problems)
-    for lead, row in plan:
+    for lead, row, outcome in plan:
         _apply_lead_fields(lead, row, config=config, fields=row.model_fields_set, now=now)
+        if outcome is not None:
+            lead.created_at = outcome["created_at"]
+            lead.outcome_status, lead.outcome_at = outcome["status"], outcome["at"]
+            lead.outcome_value, lead.snapshot = outcome["value"], outcome["snapshot"]
     session.add_all(new_leads)
     session.flush()
-    touched = {id(lead) for lead, _ in plan}
-    return UpsertResult(leads=[lead for lead, _ in plan], created=len(new_leads), updated=len(touched) - len(new_leads))
+    touched = {id(lead) for lead, _, _ in plan}
+    return UpsertResult(leads=[lead for lead, _, _ in plan], created=len(new_leads),
+                        updated=len(touched) - len(new_leads))
+
+
+def _plan_outcome(lead: Lead, row: LeadIn, *, config: ScoringConfig, new: bool, now: datetime) -> dict[str, Any] | str:
+    """What an outcome sent with a lead changes, or why it is refused (nothing is changed here).
+
+    A lead created with its outcome (or already a snapshot) is a snapshot: without a creation date
+    it is created at its close date, else at the import time, and a closed lead without a close
+    date closed when it was created. An outcome sent for an existing live lead is recorded as
+    POST /leads/{id}/outcome records it (at defaults to now).
+    """
+    outcome = row.outcome
+    created_given = aware(row.created_at, config.timezone)
+    at_given = aware(outcome.at, config.timezone)
+    closed = outcome.status != "open"
+    if new or lead.snapshot is not None:
+        created = created_given or (at_given if closed else None) or (now if new else lead.created_at)
+        at = (at_given or created) if closed else None
+        given = (created_given is not None) + (at_given is not None and closed)
+        snapshot = ("undated", "dated", "timed")[given] if closed else None
+    else:
+        created = created_given or lead.created_at
+        at = (at_given or now) if closed else None
+        snapshot = None
+    if at is not None and at < created:
+        return f"outcome time {at.isoformat()} is before the lead was created ({created.isoformat()})"
+    return {"created_at": created, "status": outcome.status, "at": at, "value": outcome.value, "snapshot": snapshot}
 
 
 def _apply_lead_fields(lead: Lead, row: LeadIn | LeadPatch, *, config: ScoringConfig, fields: set[str], now: datetime) -> None:

@@ -99,6 +99,10 @@ class Lead(Base):
     outcome_status: Mapped[str] = mapped_column(String(20), default="open")
     outcome_at: Mapped[datetime | None] = mapped_column(EpochMillis)
     outcome_value: Mapped[float | None] = mapped_column(Float)
+    # Set when the lead arrived with its outcome (an export): its fields are as exported, after the
+    # outcome. "undated": neither creation nor close date was given (both are the import time);
+    # "dated": one of them was given (it orders the hold-out); "timed": both (time to close known).
+    snapshot: Mapped[str | None] = mapped_column(String(10))
 
 
 class Activity(Base):
