@@ -17,6 +17,7 @@ out of fold, so data that does not need it gives it no weight.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -142,7 +143,8 @@ class LinearPart:
 
     def prepare(self, matrix: np.ndarray) -> LinearPart:
         numeric = matrix[:, self.encoder.numeric_indices_]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column's median is NaN, then 0
             self.medians_ = np.nan_to_num(np.nanmedian(numeric, axis=0)) if numeric.size else np.zeros(0)
             filled = np.where(np.isnan(numeric), self.medians_, numeric)
             self.means_ = filled.mean(axis=0) if len(filled) else np.zeros(numeric.shape[1])

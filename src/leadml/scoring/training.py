@@ -1,7 +1,7 @@
 """Training a config's models from its recorded outcomes, and promoting them only when they are better.
 
-Steps: point-in-time rows (training_data.py) -> time-based hold-out (the newest 20 % of labelled
-leads by creation time) -> conversion model fitted on the older 80 % -> hold-out metrics -> the
+Steps: point-in-time and snapshot rows (training_data.py) -> hold-out (the newest 20 % of labelled
+leads by creation time; a stratified random 20 % of the snapshot leads imported without dates) -> conversion model fitted on the older 80 % -> hold-out metrics -> the
 active version scored on the same hold-out -> promotion when the candidate's ROC AUC is at least the
 active one's. The time-to-close model follows the same path with the C-index. The stored artifact
 is the model fitted on the 80 %, so its stored metrics are honest hold-out figures.
@@ -66,6 +66,31 @@ def time_split(created_ms: np.ndarray, share: float = HOLDOUT_SHARE) -> tuple[np
     return ~holdout, holdout
 
 
+def holdout_split(created_ms: np.ndarray, dated: np.ndarray | None, y: np.ndarray, *, seed: int = 0,
+                  share: float = HOLDOUT_SHARE) -> tuple[np.ndarray, np.ndarray, str]:
+    """(train, hold-out, how): the newest `share` of the dated rows by creation time, and a stratified
+    random `share` of the undated ones (snapshot leads imported without dates: their creation time
+    is the import's, so it cannot order them). The random part is the first fold of a shuffled
+    stratified k-fold with k = 1 / share, the split `leadml evaluate` cross-validates over."""
+    dated = np.ones(len(y), dtype=bool) if dated is None else np.asarray(dated, dtype=bool)
+    holdout = np.zeros(len(y), dtype=bool)
+    if dated.any():
+        _, newest = time_split(created_ms[dated], share)
+        holdout[np.flatnonzero(dated)[newest]] = True
+    undated = np.flatnonzero(~dated)
+    if len(undated):
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = int(round(1 / share))
+        if np.bincount(y[undated].astype(np.int64), minlength=2).min() >= folds:
+            _, test = next(StratifiedKFold(folds, shuffle=True, random_state=seed).split(undated, y[undated]))
+        else:  # too few of a class to stratify
+            test = np.random.default_rng(seed).permutation(len(undated))[: int(round(len(undated) * share))]
+        holdout[undated[test]] = True
+    how = "time" if not len(undated) else "stratified random" if not dated.any() else "time + stratified random"
+    return ~holdout, holdout, how
+
+
 def _check_enough(data: TrainingData, options: TrainingOptions) -> None:
     labelled = data.label >= 0
     positives, negatives = int((data.label[labelled] == 1).sum()), int((data.label[labelled] == 0).sum())
@@ -118,7 +143,8 @@ def train_config(engine: Engine, sessions: sessionmaker[Session], *, config_id: 
     columns = list(data.features.columns)
     labelled = data.label >= 0
     X, y = data.features[labelled].reset_index(drop=True), data.label[labelled]
-    train, holdout = time_split(data.created_at_ms[labelled])
+    dated = None if data.dated is None else data.dated[labelled]
+    train, holdout, holdout_kind = holdout_split(data.created_at_ms[labelled], dated, y, seed=options.seed)
     model = ConversionModel(random_state=options.seed).fit(X[train], y[train])
     p_holdout = model.predict_proba(X[holdout])[:, 1]
     y_holdout = y[holdout]
@@ -128,7 +154,7 @@ def train_config(engine: Engine, sessions: sessionmaker[Session], *, config_id: 
     importance = [{"name": name, "importance": round(float(value), 6), "category": category_of(name)}
                   for name, value in model.feature_importance_]
     summary = {**data.summary, "trainRows": int(train.sum()), "holdoutRows": int(holdout.sum()),
-               "holdoutPositives": int(y_holdout.sum()), "columns": columns}
+               "holdoutPositives": int(y_holdout.sum()), "holdout": holdout_kind, "columns": columns}
     step(2, 4)
     survival_result = _train_survival(data, options)
     step(3, 4)

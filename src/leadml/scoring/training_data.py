@@ -12,6 +12,15 @@ question scoring an open lead today asks:
   still serves the time-to-close model as a censored observation.
 Time to close, per snapshot: days from the snapshot to conversion (event) for converted leads; days
 from the snapshot to now (censored) for open leads; lost leads never close and are left out.
+
+Snapshot leads (imported with their outcome, `Lead.snapshot` set; see docs/model.md) give snapshot
+rows: their fields are as exported, so the label is the exported outcome itself (1 converted, 0
+lost; no horizon, the fields already describe the lead at its end). The as-of moment is drawn the
+same way, so the lead's age is that of an open lead somewhere in its life (0 without dates). Only a
+"timed" snapshot (creation and close dates given) has a known time to close; the others are left
+out of the time-to-close model, and an "undated" one has no date to order the hold-out by.
+Attributes whose values are all different (at least 20: an id such as "Lead Number") are left out
+of the features, by the rule `leadml evaluate` applies to a file's columns.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import pandas as pd
 import polars as pl
 from sqlalchemy.engine import Engine
 
+from leadml.features.attributes import CUSTOM_PREFIX
 from leadml.features.table import AS_OF_COLUMN, extract_feature_table
 from leadml.storage.feature_frames import load_activity_frame, load_lead_frame
 
@@ -40,6 +50,7 @@ class TrainingData:
     duration_days: np.ndarray  # snapshot -> close (event) or -> now (censored); NaN for lost leads
     closed: np.ndarray  # 1 converted (event observed), 0 censored
     summary: dict[str, Any]
+    dated: np.ndarray | None = None  # False for rows without a real date (undated snapshots): random hold-out
 
 
 def _unit_hash(lead_ids: np.ndarray, seed: int) -> np.ndarray:
@@ -76,33 +87,45 @@ def snapshot_times(created_ms, status, outcome_ms, *, now_ms: int, horizon_days:
 def build_training_data(engine: Engine, *, config_id: int, timezone: str, horizon_days: int, now: datetime,
                         custom_attributes: list[str] | None, seed: int = 0) -> TrainingData:
     leads = load_lead_frame(engine, config_id=config_id, attributes=custom_attributes,
-                            extra_columns=("outcome_status", "outcome_at"))
+                            extra_columns=("outcome_status", "outcome_at", "snapshot"))
     activities = load_activity_frame(engine, config_id=config_id)
     now_ms = int(now.timestamp() * 1000)
     created_ms = leads.get_column("created_at").dt.epoch("ms").to_numpy()
     outcome = leads.get_column("outcome_at").dt.epoch("ms").cast(pl.Float64).fill_null(np.nan).to_numpy()
     lead_ids = leads.get_column("lead_id").to_numpy()
+    status = leads.get_column("outcome_status").to_numpy()
     as_of, label, duration, closed = snapshot_times(
-        created_ms, leads.get_column("outcome_status").to_numpy(), outcome, now_ms=now_ms,
-        horizon_days=horizon_days, seed=seed, lead_ids=lead_ids,
+        created_ms, status, outcome, now_ms=now_ms, horizon_days=horizon_days, seed=seed, lead_ids=lead_ids,
     )
-    frame = leads.drop("outcome_status", "outcome_at").with_columns(
+    kind = leads.get_column("snapshot").fill_null("").to_numpy()
+    snapshot = (kind != "") & ((status == "converted") | (status == "lost"))
+    label = np.where(snapshot, (status == "converted").astype(np.int64), label)
+    duration = np.where(snapshot & (kind != "timed"), np.nan, duration)
+    frame = leads.drop("outcome_status", "outcome_at", "snapshot").with_columns(
         pl.Series(AS_OF_COLUMN, as_of).cast(pl.Datetime("ms", "UTC"))
     )
     table = extract_feature_table(frame, activities, timezone=timezone, custom_attributes=custom_attributes)
     features = table.drop("lead_id").to_pandas()
-    status = leads.get_column("outcome_status").to_numpy()
+    from leadml.evaluate import identifier_columns  # here: evaluate imports the survival model (lifelines)
+
+    custom = [c for c in features.columns if c.startswith(CUSTOM_PREFIX)]
+    identifiers = identifier_columns(features[custom]) if custom else []
+    features = features.drop(columns=identifiers)
+    labelled = label >= 0
     summary = {
         "leads": int(len(leads)),
-        "labelled": int((label >= 0).sum()),
+        "labelled": int(labelled.sum()),
         "converted": int((status == "converted").sum()),
         "lost": int((status == "lost").sum()),
         "open": int((status == "open").sum()),
         "openTooYoung": int((label < 0).sum()),
         "positives": int((label == 1).sum()),
+        "pointInTimeRows": int((labelled & ~snapshot).sum()),
+        "snapshotRows": {k: int((snapshot & (kind == k)).sum()) for k in ("undated", "dated", "timed")},
+        "droppedAttributes": {c[len(CUSTOM_PREFIX):]: "identifier (every value different)" for c in identifiers},
         "horizonDays": horizon_days,
         "asOf": now.isoformat(),
         "snapshot": "one reproducible random moment of each lead's open life",
     }
     return TrainingData(features=features, lead_ids=lead_ids, created_at_ms=created_ms, label=label,
-                        duration_days=duration, closed=closed, summary=summary)
+                        duration_days=duration, closed=closed, summary=summary, dated=~(snapshot & (kind == "undated")))

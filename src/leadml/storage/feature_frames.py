@@ -70,6 +70,7 @@ _LEAD_COLUMN_TYPES: dict[str, pl.DataType] = {
     "outcome_status": pl.String(),
     "outcome_at": pl.Int64(),
     "outcome_value": pl.Float64(),
+    "snapshot": pl.String(),
 }
 _ACTIVITY_COLUMNS = (
     Column("lead_id", pl.Int64(), nullable=False),
