@@ -53,6 +53,10 @@ MIN_ID_VALUES = 20
 TEST_SHARE = 0.2
 
 
+class InputError(ValueError):
+    """The file or the options cannot be evaluated as given; the message says why and what to change."""
+
+
 @dataclass
 class Prepared:
     X: pd.DataFrame
@@ -77,7 +81,7 @@ def conversion_labels(values: pd.Series, positive: str | None = None) -> np.ndar
         levels = sorted(text[known].str.lower().unique())
         yes = [level for level in levels if level in YES_WORDS]
         if len(levels) != 2 or len(yes) != 1:
-            raise ValueError(
+            raise InputError(
                 f"Target {values.name!r} has values {levels[:10]}; pass --positive VALUE to say which means converted."
             )
         labels = (text.str.lower() == yes[0]).astype(np.float64)
@@ -125,7 +129,7 @@ def prepare(frame: pd.DataFrame, *, target: str, positive: str | None = None, ex
             min_years_for_month: float = 2.0) -> Prepared:
     for name in [target, time_column, start_column, close_column, *exclude]:
         if name is not None and name not in frame.columns:
-            raise ValueError(f"Column {name!r} is not in the file (columns: {', '.join(map(str, frame.columns))}).")
+            raise InputError(f"Column {name!r} is not in the file (columns: {', '.join(map(str, frame.columns))}).")
     labels = conversion_labels(frame[target], positive)
     keep = ~np.isnan(labels)
     dates = {c: d for c in frame.columns if c != target and (d := parse_dates(frame[c])) is not None}
@@ -173,6 +177,7 @@ def evaluate_frame(frame: pd.DataFrame, *, target: str, positive: str | None = N
                    min_years_for_month: float = 2.0) -> dict[str, Any]:
     data = prepare(frame, target=target, positive=positive, exclude=exclude, time_column=time_column,
                    start_column=start_column, close_column=close_column, min_years_for_month=min_years_for_month)
+    _check_classes(data, target=target, folds=folds, time_split=time_column is not None)
     splits, split_info = split_rows(data.y, data.order_by, folds, seed)
     if time_column is not None:
         split_info["column"] = time_column
@@ -206,6 +211,21 @@ def evaluate_frame(frame: pd.DataFrame, *, target: str, positive: str | None = N
     if data.days is not None:
         report["time_to_close"] = _time_to_close(data, splits, seed)
     return report
+
+
+def _check_classes(data: Prepared, *, target: str, folds: int, time_split: bool) -> None:
+    positives, negatives = int(data.y.sum()), int(len(data.y) - data.y.sum())
+    found = f"Target {target!r} has {positives} converted and {negatives} not converted rows"
+    if time_split:
+        order = np.argsort(data.order_by, kind="stable")
+        cut = int(round(len(order) * (1 - TEST_SHARE)))
+        for part, rows in (("oldest 80 % (training)", order[:cut]), ("newest 20 % (test)", order[cut:])):
+            if len(np.unique(data.y[rows])) < 2:
+                raise InputError(f"{found}; the {part} holds only one of them, so the time split cannot be "
+                                 "evaluated: drop --time-column for cross-validation, or check --positive.")
+    elif min(positives, negatives) < folds:
+        raise InputError(f"{found}; {folds}-fold cross-validation needs at least {folds} of each: lower --folds, "
+                         "or check --positive (which value means converted).")
 
 
 def _time_to_close(data: Prepared, splits, seed: int) -> dict[str, Any]:

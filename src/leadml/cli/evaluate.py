@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
 from leadml.cli import app
-from leadml.cli.common import console, out
-from leadml.evaluate import calibration_plot, evaluate_file
+from leadml.cli.common import fail, out
+from leadml.evaluate import InputError, calibration_plot, evaluate_frame, load_table
 
 METRICS = ("auc", "pr_auc", "brier", "ece", "log_loss", "lift_top_decile")
 
@@ -36,15 +37,19 @@ def evaluate(
 ) -> None:
     """Train on the file's columns with the service's own model and report out-of-sample quality."""
     if (start_column is None) != (close_column is None):
-        console.print("[red]error[/red]: --start-column and --close-column go together")
-        raise typer.Exit(code=2)
+        fail("--start-column and --close-column go together", code=2)
     try:
-        report = evaluate_file(file, target=target, positive=positive, sep=sep, exclude=exclude or (),
-                               time_column=time_column, start_column=start_column, close_column=close_column,
-                               na_values=na_values or (), folds=folds, seed=seed)
-    except ValueError as exc:
-        console.print(f"[red]error[/red]: {exc}")
-        raise typer.Exit(code=1) from exc
+        frame = load_table(file, sep=sep, na_values=na_values or ())
+    except pd.errors.EmptyDataError:
+        fail(f"{file.name} is empty: a header row and one row per lead are needed")
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        fail(f"cannot read {file.name} as a {sep!r}-separated file: {exc}".replace("\n", " "))
+    try:
+        report = evaluate_frame(frame, target=target, positive=positive, exclude=exclude or (),
+                                time_column=time_column, start_column=start_column, close_column=close_column,
+                                folds=folds, seed=seed)
+    except InputError as exc:
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(report))
         return

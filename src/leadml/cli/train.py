@@ -11,13 +11,16 @@ from rich.table import Table
 
 from leadml import db, errors
 from leadml.cli import app
-from leadml.cli.admin import fail
-from leadml.cli.common import console, open_database, out
+from leadml.cli.common import console, fail, open_database, out
 from leadml.jobs import runner
 from leadml.jobs.train import schedule_training, training_work
 from leadml.scoring.training import TrainingOptions
 from leadml.storage import configs
 from leadml.storage import jobs as job_store
+
+
+EXPECTED = tuple(f"{cls.__name__}: " for cls in (errors.ModelNotReady, errors.InvalidInput, errors.NotFound,
+                                                 errors.Conflict))
 
 
 @app.command()
@@ -44,8 +47,11 @@ def train(
     with db.transaction(database.sessions) as session:
         record = job_store.to_dict(job_store.get_job(session, tenant_id=None, job_id=job_id))
     if record["status"] != "succeeded":
-        console.print(f"[red]training {record['status']}[/red]: {record['error']}")
-        raise typer.Exit(code=1)
+        error = record["error"] or record["status"]
+        if record["status"] == "failed" and not error.startswith(EXPECTED):
+            console.print(f"[red]training failed[/red] (a bug; the traceback is above): {error}", highlight=False)
+            raise typer.Exit(code=1)
+        fail(f"training {record['status']}: {error.split(': ', 1)[-1]}")
     result = record["result"]
     if as_json:
         out.print_json(json.dumps(result))

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadml import db
+from leadml.errors import LeadMLError
 from leadml.storage.tables import Job
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ def run(sessions: sessionmaker[Session], job_id: int, work: JobFunction,
         result = work(JobContext(sessions, job_id, on_progress))
     except Cancelled:
         status = "cancelled"
+    except LeadMLError as exc:  # an expected failure (e.g. not enough outcomes): its message says it all
+        log.info("job %s failed: %s", job_id, exc.message)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # a failed job records why; the server keeps serving
         log.exception("job %s failed", job_id)
         status, error = "failed", f"{type(exc).__name__}: {exc}"

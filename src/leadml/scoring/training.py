@@ -95,11 +95,29 @@ def _check_enough(data: TrainingData, options: TrainingOptions) -> None:
     labelled = data.label >= 0
     positives, negatives = int((data.label[labelled] == 1).sum()), int((data.label[labelled] == 0).sum())
     if positives < options.min_converted or negatives < options.min_lost:
-        raise errors.ModelNotReady(
-            f"not enough outcomes to train: {positives} converted and {negatives} not converted within the "
-            f"horizon; at least {options.min_converted} and {options.min_lost} are needed",
-            details={"converted": positives, "notConverted": negatives, "summary": data.summary},
-        )
+        raise errors.ModelNotReady(not_enough_message(data.summary, positives, negatives, options),
+                                   details={"converted": positives, "notConverted": negatives, "summary": data.summary})
+
+
+def not_enough_message(summary: dict[str, Any], positives: int, negatives: int, options: TrainingOptions) -> str:
+    """One line: what was found, why outcomes did not count, and what fixes it."""
+    found = (f"found {summary['leads']} leads: {summary['converted']} converted, {summary['lost']} lost, "
+             f"{summary['open']} open")
+    unusable = []
+    if summary["openTooYoung"]:
+        unusable.append(f"{summary['openTooYoung']} open leads are younger than the {summary['horizonDays']}-day "
+                        "horizon, so their outcome is not known yet")
+    late = summary["converted"] - summary["positives"]
+    if late > 0:
+        unusable.append(f"{late} converted more than {summary['horizonDays']} days after their snapshot and count as "
+                        "not converted")
+    return (f"not enough outcomes to train: {positives} converted and {negatives} not converted leads usable, "
+            f"at least {options.min_converted} and {options.min_lost} needed; {found}"
+            + (f" ({'; '.join(unusable)})" if unusable else "")
+            + ". To fix: import the export with its outcomes (leadml import leads FILE --outcome-column COLUMN "
+              "[--positive VALUE]), record outcomes (leadml import outcomes FILE, or POST /leads/{id}/outcome), "
+              "or lower the minimums (leadml train --min-converted N --min-lost N, or LEADML_MIN_CONVERTED / "
+              "LEADML_MIN_LOST)")
 
 
 def _conversion_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
