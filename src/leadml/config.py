@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Minimum outcomes before a trained model is trusted.
     min_converted: int = 40
     min_lost: int = 40
+    # Minimum closed (converted) leads before a time-to-close model is trained and trusted.
+    min_ttc_train_closures: int = 40
+    min_ttc_holdout_closures: int = 20
     retrain_after_outcomes: int = 0  # 0 = never automatically
     log_level: str = "INFO"
 

@@ -68,7 +68,7 @@ def demo(
         console.print(f"config {config_id} already has {existing:,} leads; keeping them")
     with db.transaction(database.sessions) as session:
         job_id = schedule_training(session, config=configs.get_config(session, tenant_id=None, config_id=config_id)).id
-    options = TrainingOptions(min_converted=database.settings.min_converted, min_lost=database.settings.min_lost)
+    options = TrainingOptions.from_settings(database.settings)
     with console.status("training the conversion and time-to-close models"):
         runner.run(database.sessions, job_id, training_work(database.engine, database.sessions, config_id, options))
     with db.transaction(database.sessions) as session:

@@ -32,8 +32,7 @@ def train(
 ) -> None:
     """Train the conversion and time-to-close models of a config; promote them if better."""
     database = open_database()
-    options = TrainingOptions(min_converted=min_converted if min_converted is not None else database.settings.min_converted,
-                              min_lost=min_lost if min_lost is not None else database.settings.min_lost)
+    options = TrainingOptions.from_settings(database.settings, min_converted=min_converted, min_lost=min_lost)
     try:
         with db.transaction(database.sessions) as session:
             job_id = schedule_training(session, config=configs.get_config(session, tenant_id=None, config_id=config)).id
@@ -67,5 +66,6 @@ def train(
     if "metrics" in ttc:
         out.print(f"time to close v{ttc['version']} ({'promoted' if ttc['promoted'] else 'candidate'}): "
                   + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in ttc["metrics"].items()))
+        out.print(ttc["reason"])
     else:
         out.print(f"time to close: {ttc.get('skipped', 'not trained')}")

@@ -15,7 +15,7 @@ class JobService:
     def __init__(self, engine: Engine, sessions: sessionmaker[Session], settings: Settings) -> None:
         self.engine = engine
         self.sessions = sessions
-        self.options = TrainingOptions(min_converted=settings.min_converted, min_lost=settings.min_lost)
+        self.options = TrainingOptions.from_settings(settings)
         self.runner = JobRunner(sessions)
 
     def submit_training(self, job_id: int, config_id: int) -> None:

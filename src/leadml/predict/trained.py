@@ -4,10 +4,11 @@ turned into the same PredictionResult the rules give, with exact per-lead reason
 Pure: the bundle arrives already loaded; nothing here reads the database or settings.
 
 - probability: the calibrated conversion model.
-- confidence: measured, not asserted. On the time-based hold-out, leads are binned by predicted
-  probability (10 equal-width bins); a bin's confidence is the share of its hold-out leads whose
-  outcome agreed with the call a probability in that bin makes (converted when >= 0.5), shrunk
-  towards 0.5 when the bin holds few leads (n / (n + 20)). A lead gets its bin's figure.
+- confidence: measured, not asserted (predict/confidence.py, where CONFIDENCE_MEANING says it in
+  one sentence). On the hold-out, leads are binned by predicted probability (10 equal-width bins); a
+  bin's confidence is the share of its hold-out leads whose outcome agreed with the call a
+  probability in that bin makes (converted when >= 0.5), shrunk towards the agreement the calibrated
+  probabilities imply when the bin holds few leads (n / (n + 20)). A lead gets its bin's figure.
 - days to close: the survival model's median and 10th-90th percentile interval when one was trained,
   else the rules' estimate.
 - score: 100 x probability (so score and level agree); the breakdown spreads it over the four
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from leadml.predict import whatif
+from leadml.predict.confidence import confidence_bins, confidence_for  # noqa: F401 (re-exported)
 from leadml.predict.narrative import explanation_text
 from leadml.predict.recommend import recommendations
 from leadml.predict.result import PredictionResult, Reason, Thresholds, score_level
@@ -53,26 +55,6 @@ class TrainedBundle:
     def frame(self, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         frame = pd.DataFrame([{c: row.get(c) for c in self.columns} for row in rows], columns=self.columns)
         return frame
-
-
-def confidence_bins(y_true: np.ndarray, p: np.ndarray, bins: int = 10, prior: float = 20.0) -> list[dict[str, float]]:
-    out = []
-    index = np.minimum((p * bins).astype(int), bins - 1)
-    for b in range(bins):
-        mask = index == b
-        n = int(mask.sum())
-        call = 1 if (b + 0.5) / bins >= 0.5 else 0
-        agreement = float((y_true[mask] == call).mean()) if n else 0.5
-        shrunk = 0.5 + (agreement - 0.5) * n / (n + prior)
-        out.append({"low": b / bins, "high": (b + 1) / bins, "n": n, "confidence": round(shrunk, 4)})
-    return out
-
-
-def confidence_for(bins: list[dict[str, float]], probability: float) -> float:
-    for row in bins:
-        if row["low"] <= probability < row["high"] or (row["high"] == 1.0 and probability >= 1.0):
-            return row["confidence"]
-    return 0.5
 
 
 def _words(name: str) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from leadml.predict import ranking
+from leadml.predict.confidence import CONFIDENCE_MEANING
 from leadml.predict.result import PredictionResult
 from leadml.scoring import llm
 
@@ -45,6 +46,7 @@ def document(
         "modelVersion": result.model_version,
         "probability": round(result.probability, 6),
         "confidence": round(result.confidence, 4),
+        "confidenceMeaning": CONFIDENCE_MEANING,
         "predictedValue": round(predicted_value, 6),
         "predictedDays": round(result.predicted_days, 1),
         "confidenceInterval": {"low": round(result.interval_low, 1), "high": round(result.interval_high, 1)},

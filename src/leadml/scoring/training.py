@@ -3,8 +3,12 @@
 Steps: point-in-time and snapshot rows (training_data.py) -> hold-out (the newest 20 % of labelled
 leads by creation time; a stratified random 20 % of the snapshot leads imported without dates) -> conversion model fitted on the older 80 % -> hold-out metrics -> the
 active version scored on the same hold-out -> promotion when the candidate's ROC AUC is at least the
-active one's. The time-to-close model follows the same path with the C-index. The stored artifact
-is the model fitted on the 80 %, so its stored metrics are honest hold-out figures.
+active one's. The time-to-close model follows the same path with the C-index, on the same hold-out
+leads, and only with enough evidence: at least `min_ttc_train_closures` converted leads in training
+and `min_ttc_holdout_closures` in the hold-out (below that no version is trained, the rules keep
+estimating days and the reason is recorded). The stored artifact is the model fitted on the 80 %, so
+its stored metrics are honest hold-out figures. Every version's training summary says why it was or
+was not promoted (`promotion`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,17 @@ CATEGORY_OF = {spec.name: spec.category for spec in FEATURES}
 class TrainingOptions:
     min_converted: int = 40
     min_lost: int = 40
+    min_ttc_train_closures: int = 40
+    min_ttc_holdout_closures: int = 20
     seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> TrainingOptions:
+        values = {"min_converted": settings.min_converted, "min_lost": settings.min_lost,
+                  "min_ttc_train_closures": settings.min_ttc_train_closures,
+                  "min_ttc_holdout_closures": settings.min_ttc_holdout_closures}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
 
 
 def dumps(obj: Any) -> bytes:
@@ -174,51 +188,90 @@ def train_config(engine: Engine, sessions: sessionmaker[Session], *, config_id: 
     summary = {**data.summary, "trainRows": int(train.sum()), "holdoutRows": int(holdout.sum()),
                "holdoutPositives": int(y_holdout.sum()), "holdout": holdout_kind, "columns": columns}
     step(2, 4)
-    survival_result = _train_survival(data, options)
+    # The time-to-close hold-out is the conversion hold-out's leads (labelled leads only).
+    ttc_holdout = np.zeros(len(data.label), dtype=bool)
+    ttc_holdout[np.flatnonzero(labelled)[holdout]] = True
+    survival_result = _train_survival(data, options, labelled, ttc_holdout)
     step(3, 4)
     result: dict[str, Any] = {"summary": summary}
     with db.transaction(sessions) as session:
         active_auc = _score_active_conversion(session, config_id, X[holdout], y_holdout)
         conversion_metrics["activeAucOnSameHoldout"] = active_auc
-        version = model_store.add_version(session, config_id=config_id, kind="conversion", artifact=dumps(bundle),
-                                          metrics=conversion_metrics, training_summary=summary,
-                                          feature_importance=importance)
         promoted = active_auc is None or conversion_metrics["auc"] >= active_auc
+        note = _promotion_note(promoted, "ROC AUC", conversion_metrics["auc"], active_auc)
+        version = model_store.add_version(session, config_id=config_id, kind="conversion", artifact=dumps(bundle),
+                                          metrics=conversion_metrics, training_summary={**summary, "promotion": note},
+                                          feature_importance=importance)
         if promoted:
             model_store.activate(session, version=version)
         result["conversion"] = {"versionId": version.id, "version": version.version, "promoted": promoted,
+                                "reason": note["reason"],
                                 "metrics": {k: v for k, v in conversion_metrics.items() if k != "calibrationCurve"}}
-        if survival_result is not None:
-            surv_model, surv_metrics, surv_columns, holdout_rows = survival_result
-            active_c = _score_active_survival(session, config_id, *holdout_rows)
+        if "model" in survival_result:
+            surv_metrics, evidence = survival_result["metrics"], survival_result["evidence"]
+            active_c = _score_active_survival(session, config_id, *survival_result["holdoutRows"])
             surv_metrics["activeCIndexOnSameHoldout"] = active_c
+            surv_promoted = active_c is None or surv_metrics["c_index"] >= active_c
+            surv_note = _promotion_note(surv_promoted, "C-index", surv_metrics["c_index"], active_c)
             surv_version = model_store.add_version(
                 session, config_id=config_id, kind="time_to_close",
-                artifact=dumps({"model": surv_model, "columns": surv_columns}), metrics=surv_metrics,
-                training_summary={"rows": int(np.isfinite(data.duration_days).sum()),
-                                  "closed": int(data.closed.sum())}, feature_importance=[])
-            surv_promoted = active_c is None or surv_metrics["c_index"] >= active_c
+                artifact=dumps({"model": survival_result["model"], "columns": survival_result["columns"]}),
+                metrics=surv_metrics,
+                training_summary={"rows": int(np.isfinite(data.duration_days).sum()), "closed": int(data.closed.sum()),
+                                  "evidence": evidence, "promotion": surv_note},
+                feature_importance=[])
             if surv_promoted:
                 model_store.activate(session, version=surv_version)
             result["timeToClose"] = {"versionId": surv_version.id, "version": surv_version.version,
-                                     "promoted": surv_promoted, "metrics": surv_metrics}
+                                     "promoted": surv_promoted, "reason": surv_note["reason"],
+                                     "evidence": evidence, "metrics": surv_metrics}
         else:
-            result["timeToClose"] = {"skipped": "fewer than 20 converted leads with a known time to close"}
+            # No version: the rules keep estimating days; the conversion version records why.
+            result["timeToClose"] = {"skipped": survival_result["reason"], "evidence": survival_result["evidence"]}
+        version.training_summary = {**version.training_summary, "timeToClose": {
+            k: v for k, v in result["timeToClose"].items() if k != "metrics"}}
+        session.flush()
     step(4, 4)
     return result
 
 
-def _train_survival(data: TrainingData, options: TrainingOptions):
-    """Time to close from the snapshot: converted leads are events, open leads censored, lost left out."""
+def _promotion_note(promoted: bool, metric: str, candidate: float, active: float | None) -> dict[str, Any]:
+    if active is None:
+        reason = f"promoted: no active version to compare with (hold-out {metric} {candidate:.4f})"
+    elif promoted:
+        reason = f"promoted: hold-out {metric} {candidate:.4f} is at least the active version's {active:.4f}"
+    else:
+        reason = (f"not promoted: hold-out {metric} {candidate:.4f} is below the active version's {active:.4f} "
+                  "on the same hold-out")
+    return {"promoted": promoted, "reason": reason}
+
+
+def _train_survival(data: TrainingData, options: TrainingOptions, labelled: np.ndarray,
+                    holdout_rows: np.ndarray) -> dict[str, Any]:
+    """Time to close from the snapshot: converted leads are events, open leads censored, lost left out.
+
+    Trained on labelled leads outside the hold-out, measured on those inside it; only when both hold
+    enough closures (the evidence minimums). Returns {"model", "metrics", "columns", "holdoutRows",
+    "evidence"} or {"reason", "evidence"} when there is too little evidence.
+    """
     from leadml.predict.survival import TimeToCloseModel  # imported here: only training needs lifelines
 
-    usable = np.isfinite(data.duration_days) & (data.duration_days >= 0)
-    if int(data.closed[usable].sum()) < 20:
-        return None
+    usable = np.isfinite(data.duration_days) & (data.duration_days >= 0) & labelled
+    train_rows, test_rows = usable & ~holdout_rows, usable & holdout_rows
+    evidence = {"trainClosures": int(data.closed[train_rows].sum()), "holdoutClosures": int(data.closed[test_rows].sum()),
+                "minTrainClosures": options.min_ttc_train_closures,
+                "minHoldoutClosures": options.min_ttc_holdout_closures}
+    if (evidence["trainClosures"] < options.min_ttc_train_closures
+            or evidence["holdoutClosures"] < options.min_ttc_holdout_closures):
+        reason = (f"not enough closed leads for a time-to-close model: {evidence['trainClosures']} in training and "
+                  f"{evidence['holdoutClosures']} in the hold-out; at least {options.min_ttc_train_closures} and "
+                  f"{options.min_ttc_holdout_closures} are needed, so the rules estimate days")
+        return {"reason": reason, "evidence": evidence}
     X = data.features[usable].reset_index(drop=True)
     durations = np.maximum(data.duration_days[usable], 0.01)
     events = data.closed[usable]
-    train, holdout = time_split(data.created_at_ms[usable])
+    holdout = holdout_rows[usable]
+    train = ~holdout
     model = TimeToCloseModel(random_state=options.seed).fit(X[train], durations[train], events[train])
     median, low, high = model.predict_interval(X[holdout])
     closed = events[holdout] == 1
@@ -231,4 +284,5 @@ def _train_survival(data: TrainingData, options: TrainingOptions):
         if closed.any() else None,
         "holdoutClosed": int(closed.sum()),
     }
-    return model, surv_metrics, list(X.columns), (X[holdout], durations[holdout], events[holdout])
+    return {"model": model, "metrics": surv_metrics, "columns": list(X.columns), "evidence": evidence,
+            "holdoutRows": (X[holdout], durations[holdout], events[holdout])}

@@ -3,9 +3,9 @@
 One snapshot per lead, taken at a reproducible pseudo-random moment of its open life, so that the
 model learns "given what we knew then, did the lead convert within the horizon?" — exactly the
 question scoring an open lead today asks:
-- converted or lost lead: the snapshot lies between creation and the outcome (never after it, so
-  nothing recorded after the outcome leaks in); label 1 when it converted within `horizon_days` of
-  the snapshot;
+- converted or lost lead: the snapshot lies between creation and the outcome, strictly before the
+  outcome (features count activities at or before the snapshot, so nothing recorded at or after the
+  outcome leaks in); label 1 when it converted within `horizon_days` of the snapshot;
 - open lead older than the horizon: the snapshot lies between creation and now - horizon; label 0
   (a whole horizon passed without conversion);
 - open lead younger than the horizon: excluded, its label is not known yet (right-censored). It
@@ -75,6 +75,10 @@ def snapshot_times(created_ms, status, outcome_ms, *, now_ms: int, horizon_days:
     usable_open = is_open & (end >= created_ms)
     span = np.maximum(end - created_ms, 0)
     as_of = (created_ms + np.floor(unit * span)).astype(np.int64)
+    # Strictly before the outcome (features count activities at or before their as-of time): a lead
+    # closed at its creation, or a draw that float rounding puts on the outcome, moves 1 ms earlier.
+    closed_lead = converted | lost
+    as_of[closed_lead] = np.minimum(as_of[closed_lead], outcome_ms[closed_lead].astype(np.int64) - 1)
     # Young open leads keep a snapshot inside their life too, for the censored time-to-close rows.
     young = is_open & ~usable_open
     as_of[young] = (created_ms[young] + np.floor(unit[young] * np.maximum(now_ms - created_ms[young], 0))).astype(np.int64)

@@ -64,4 +64,30 @@ def to_dict(row: ModelVersion) -> dict[str, Any]:
         "id": row.id, "kind": row.kind, "version": row.version, "status": row.status,
         "createdAt": row.created_at.isoformat(), "activatedAt": row.activated_at.isoformat() if row.activated_at else None,
         "metrics": row.metrics, "trainingSummary": row.training_summary,
+        "promotion": (row.training_summary or {}).get("promotion"),
     }
+
+
+def training_status(session: Session, *, config_id: int) -> dict[str, Any]:
+    """Per kind: the active version (None = the rules answer) and what the latest training run did.
+
+    A training run without enough closed leads trains no time-to-close version; its reason is kept
+    on that run's conversion version and shown here.
+    """
+    latest = session.scalar(select(ModelVersion).where(ModelVersion.config_id == config_id,
+                                                       ModelVersion.kind == "conversion")
+                            .order_by(ModelVersion.version.desc()).limit(1))
+    summary = (latest.training_summary or {}) if latest is not None else {}
+    status = {}
+    for kind, key in (("conversion", "conversion"), ("time_to_close", "timeToClose")):
+        current = active(session, config_id=config_id, kind=kind)
+        last = summary.get("promotion") if kind == "conversion" else summary.get("timeToClose")
+        reason = None
+        if last is not None:
+            reason = last.get("reason") or last.get("skipped")
+        status[key] = {"source": "model" if current is not None else "rules",
+                       "activeVersion": current.version if current is not None else None,
+                       "lastTraining": None if last is None else {
+                           "promoted": bool(last.get("promoted", False)), "reason": reason,
+                           **({"evidence": last["evidence"]} if "evidence" in last else {})}}
+    return status

@@ -27,7 +27,8 @@ def train(config_id: int, request: Request, session: SessionDep, tenant_id: Tena
 @router.get("/{config_id}/ml/models")
 def list_models(config_id: int, session: SessionDep, tenant_id: TenantDep):
     configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
-    return {"models": [model_store.to_dict(v) for v in model_store.list_versions(session, config_id=config_id)]}
+    return {"models": [model_store.to_dict(v) for v in model_store.list_versions(session, config_id=config_id)],
+            "status": model_store.training_status(session, config_id=config_id)}
 
 
 @router.post("/{config_id}/ml/models/{version_id}/activate")
