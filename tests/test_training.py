@@ -10,6 +10,7 @@ import pytest
 from leadml import db
 from leadml.predict import metrics
 from leadml.predict.rules_table import predict_rules_table
+from leadml.predict.survival import TimeToCloseModel
 from leadml.scoring import training
 from leadml.scoring.training_data import DAY_MS, build_training_data, snapshot_times
 from leadml.storage import bulk, configs, tenants
@@ -26,6 +27,16 @@ class BlindModel(training.ConversionModel):
         return super().fit(X.assign(**{c: None for c in X.columns if c != "hasPhone"}), y)
 
 
+class BlindTimeToClose(TimeToCloseModel):
+    """A deliberately worse time-to-close candidate: it sees no lead column, so it ranks no lead."""
+
+    def fit(self, X, y, event=None, sample_weight=None):
+        return super().fit(X.assign(**{c: None for c in X.columns}), y, event, sample_weight)
+
+    def _hazards(self, X):
+        return super()._hazards(X.assign(**{c: None for c in X.columns}))
+
+
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -38,10 +49,9 @@ def test_snapshots_never_pass_the_outcome_and_young_open_leads_are_censored():
     as_of, label, duration, closed = snapshot_times(created, status, outcome, now_ms=now_ms, horizon_days=90,
                                                     lead_ids=np.arange(5))
     assert (as_of >= created).all()
-    assert as_of[0] <= outcome[0] and as_of[1] <= outcome[1] and as_of[2] <= outcome[2]
+    assert as_of[0] < outcome[0] and as_of[1] < outcome[1] and as_of[2] < outcome[2]  # strictly before
     assert as_of[3] <= now_ms - 90 * DAY_MS  # a whole horizon observed after the snapshot
     assert label[0] == 1 and label[2] == 0 and label[3] == 0 and label[4] == -1
-    assert label[1] == (1 if outcome[1] - as_of[1] <= 90 * DAY_MS else 0)
     assert closed.tolist() == [1, 1, 0, 0, 0] and np.isnan(duration[2]) and duration[4] >= 0
     again = snapshot_times(created, status, outcome, now_ms=now_ms, horizon_days=90, lead_ids=np.arange(5))
     assert (again[0] == as_of).all()  # reproducible
@@ -70,7 +80,9 @@ def trained(tmp_path_factory):
 def test_training_stores_an_active_calibrated_model(trained):
     conv = trained["result"]["conversion"]
     assert conv["promoted"] is True and conv["version"] == 1
-    assert conv["metrics"]["auc"] > 0.75 and conv["metrics"]["ece"] < 0.06
+    # 0.79 on this funnel; a snapshot taken at the outcome reaches 0.88: too good means a leak.
+    assert 0.75 < conv["metrics"]["auc"] < 0.85 and conv["metrics"]["ece"] < 0.06
+    assert 2.5 < conv["metrics"]["lift_top_decile"] < 5.0
     assert trained["result"]["summary"]["holdoutRows"] > 500
     with db.transaction(trained["sessions"]) as session:
         active = model_store.active(session, config_id=trained["config_id"], kind="conversion")
@@ -218,3 +230,124 @@ def test_automatic_retraining_after_n_new_outcomes(engine, make_tenant, tmp_path
         app.state.jobs.wait(job_id, timeout=60)
         # Too few outcomes for a trusted model: the job says so, and rules keep scoring.
         assert "not enough outcomes" in client.get(f"{BASE}/jobs/{job_id}", headers=headers).json()["error"]
+
+
+def test_time_to_close_is_trained_on_enough_closures_and_measured_honestly(trained):
+    ttc = trained["result"]["timeToClose"]
+    evidence = ttc["evidence"]
+    assert evidence["trainClosures"] >= 40 and evidence["holdoutClosures"] >= 20
+    assert ttc["promoted"] is True and ttc["metrics"]["holdoutClosed"] == evidence["holdoutClosures"]
+    m = ttc["metrics"]
+    # Lower bounds catch a broken model, upper bounds a leak (the snapshot at the close makes every
+    # duration 0 and the ranking trivial): C-index 0.74, coverage 0.78 of an 80 % interval here.
+    assert 0.65 < m["c_index"] < 0.9
+    assert 0.65 <= m["interval_coverage"] <= 0.9
+    assert 1.0 < m["mae_days"] < 20.0
+
+
+def test_a_worse_time_to_close_candidate_is_not_promoted(trained, monkeypatch):
+    engine, sessions, config_id = trained["engine"], trained["sessions"], trained["config_id"]
+    with db.transaction(sessions) as session:
+        active_before = model_store.active_id(session, config_id=config_id, kind="time_to_close")
+    assert active_before is not None
+    monkeypatch.setattr(training, "TimeToCloseModel", BlindTimeToClose)
+    result = training.train_config(engine, sessions, config_id=config_id, now=NOW)
+    ttc = result["timeToClose"]
+    assert ttc["promoted"] is False, ttc
+    assert ttc["metrics"]["activeCIndexOnSameHoldout"] > ttc["metrics"]["c_index"] + 0.1
+    assert ttc["reason"].startswith("not promoted")
+    with db.transaction(sessions) as session:
+        assert model_store.active_id(session, config_id=config_id, kind="time_to_close") == active_before
+        listed = {v.id: model_store.to_dict(v) for v in model_store.list_versions(session, config_id=config_id)}
+    assert listed[ttc["versionId"]]["status"] == "candidate"
+    assert listed[ttc["versionId"]]["promotion"]["promoted"] is False
+
+
+def test_time_to_close_minimums_are_configurable(trained):
+    engine, sessions, config_id = trained["engine"], trained["sessions"], trained["config_id"]
+    with db.transaction(sessions) as session:
+        active_before = model_store.active_id(session, config_id=config_id, kind="time_to_close")
+    options = training.TrainingOptions(min_ttc_holdout_closures=10**6)
+    result = training.train_config(engine, sessions, config_id=config_id, now=NOW, options=options)
+    skipped = result["timeToClose"]
+    assert "versionId" not in skipped and skipped["evidence"]["minHoldoutClosures"] == 10**6
+    assert f"{skipped['evidence']['holdoutClosures']} in the hold-out" in skipped["skipped"]
+    with db.transaction(sessions) as session:
+        # No new time-to-close version; the one trained on enough evidence earlier stays active.
+        assert model_store.active_id(session, config_id=config_id, kind="time_to_close") == active_before
+        status = model_store.training_status(session, config_id=config_id)["timeToClose"]
+    assert status["lastTraining"] == {"promoted": False, "reason": skipped["skipped"], "evidence": skipped["evidence"]}
+    from leadml.config import Settings
+
+    settings = Settings(min_ttc_train_closures=7, min_ttc_holdout_closures=3)
+    from_settings = training.TrainingOptions.from_settings(settings)
+    assert (from_settings.min_ttc_train_closures, from_settings.min_ttc_holdout_closures) == (7, 3)
+
+
+def _tenant_id(app, config_id):
+    from leadml.storage.tables import ScoringConfig
+
+    with db.transaction(app.state.session_factory) as session:
+        return session.get(ScoringConfig, config_id).tenant_id
+
+
+def _train_through_the_api(client, app, headers, n_leads):
+    config = client.post(f"{BASE}/configs", json={"name": f"funnel {n_leads}"}, headers=headers).json()
+    funnel = generate_funnel(n_leads, seed=3)  # up to midnight today; the job trains as of now
+    bulk.insert_funnel(app.state.engine, funnel, tenant_id=_tenant_id(app, config["id"]), config_id=config["id"])
+    response = client.post(f"{BASE}/{config['id']}/ml/train", headers=headers)
+    assert response.status_code == 202
+    job_id = response.json()["jobId"]
+    app.state.jobs.wait(job_id, timeout=300)
+    return config["id"], client.get(f"{BASE}/jobs/{job_id}", headers=headers).json()
+
+
+def _open_lead(client, config_id, headers):
+    leads = client.get(f"{BASE}/{config_id}/leads", params={"limit": 200}, headers=headers).json()["leads"]
+    return next(lead["id"] for lead in leads if lead["outcome"]["status"] == "open")
+
+
+def test_a_training_job_through_the_api_succeeds_and_its_models_answer(client, make_tenant, app):
+    headers = make_tenant()
+    config_id, job = _train_through_the_api(client, app, headers, 2000)
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert result["conversion"]["promoted"] is True and 0.7 < result["conversion"]["metrics"]["auc"] < 0.9
+    assert result["timeToClose"]["promoted"] is True
+    listing = client.get(f"{BASE}/{config_id}/ml/models", headers=headers).json()
+    active = {v["kind"]: v for v in listing["models"] if v["status"] == "active"}
+    assert set(active) == {"conversion", "time_to_close"}
+    assert active["conversion"]["id"] == result["conversion"]["versionId"]
+    assert listing["status"]["conversion"]["source"] == "model"
+    assert listing["status"]["timeToClose"] == {
+        "source": "model", "activeVersion": 1,
+        "lastTraining": {"promoted": True, "reason": result["timeToClose"]["reason"],
+                         "evidence": result["timeToClose"]["evidence"]}}
+    lead_id = _open_lead(client, config_id, headers)
+    p = client.post(f"{BASE}/leads/{lead_id}/ml/predict", json={"forceRefresh": True}, headers=headers).json()
+    assert p["prediction"]["source"] == "model" and p["prediction"]["modelVersion"] == active["conversion"]["version"]
+    assert p["prediction"]["confidenceMeaning"].startswith("Confidence is how often")
+    t = client.post(f"{BASE}/leads/{lead_id}/ml/predict-time", json={"forceRefresh": True}, headers=headers).json()
+    assert t["prediction"]["source"] == "model"
+    assert [f["factor"] for f in t["prediction"]["factors"]] == ["Survival model"]
+
+
+def test_too_few_closures_leave_time_to_close_to_the_rules_and_say_why(client, make_tenant, app):
+    headers = make_tenant()
+    config_id, job = _train_through_the_api(client, app, headers, 400)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["conversion"]["promoted"] is True
+    skipped = job["result"]["timeToClose"]
+    assert "versionId" not in skipped
+    evidence = skipped["evidence"]
+    assert evidence["trainClosures"] < 40 or evidence["holdoutClosures"] < 20
+    listing = client.get(f"{BASE}/{config_id}/ml/models", headers=headers).json()
+    assert [v["kind"] for v in listing["models"]] == ["conversion"]
+    status = listing["status"]["timeToClose"]
+    assert status["source"] == "rules" and status["activeVersion"] is None
+    assert status["lastTraining"]["promoted"] is False
+    assert "not enough closed leads" in status["lastTraining"]["reason"]
+    assert "the rules estimate days" in status["lastTraining"]["reason"]
+    lead_id = _open_lead(client, config_id, headers)
+    t = client.post(f"{BASE}/leads/{lead_id}/ml/predict-time", json={"forceRefresh": True}, headers=headers).json()
+    assert "Survival model" not in [f["factor"] for f in t["prediction"]["factors"]]

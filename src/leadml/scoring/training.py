@@ -30,6 +30,7 @@ from leadml.features.attributes import CUSTOM_PREFIX
 from leadml.features.catalogue import FEATURES
 from leadml.predict import metrics
 from leadml.predict.model import ConversionModel
+from leadml.predict.survival import TimeToCloseModel
 from leadml.predict.trained import TrainedBundle, confidence_bins
 from leadml.scoring.training_data import TrainingData, build_training_data
 from leadml.storage import configs
@@ -254,8 +255,6 @@ def _train_survival(data: TrainingData, options: TrainingOptions, labelled: np.n
     enough closures (the evidence minimums). Returns {"model", "metrics", "columns", "holdoutRows",
     "evidence"} or {"reason", "evidence"} when there is too little evidence.
     """
-    from leadml.predict.survival import TimeToCloseModel  # imported here: only training needs lifelines
-
     usable = np.isfinite(data.duration_days) & (data.duration_days >= 0) & labelled
     train_rows, test_rows = usable & ~holdout_rows, usable & holdout_rows
     evidence = {"trainClosures": int(data.closed[train_rows].sum()), "holdoutClosures": int(data.closed[test_rows].sum()),
