@@ -19,9 +19,14 @@ POSTGRES_URL = os.environ.get("LEADML_TEST_POSTGRES_URL")
 
 
 def shared_data(*parts: str) -> Path:
+    """A real data set beside the project. Absent: skipped locally, but under CI=true the run fails,
+    so that a green CI run always includes the real-data quality tests."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"../shared/data is absent ({'/'.join(parts)} not found beside the project): real-data test skipped")
+        where = f"../shared/data is absent ({'/'.join(parts)} not found beside the project)"
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(f"{where}: under CI=true the real-data quality tests must run", pytrace=False)
+        pytest.skip(f"{where}: real-data test skipped")
     return path
 
 

@@ -125,8 +125,11 @@ def test_cli_evaluate_json(tmp_path):
     assert report["rows"] == 600 and report["split"]["kind"] == "time"
     assert set(report["conversion"]) == {"auc", "pr_auc", "brier", "ece", "log_loss", "lift_top_decile"}
     assert set(report["baselines"]) == {"naive_bayes", "logistic_regression", "lightgbm_default"}
-    assert report["conversion"]["auc"] > 0.65
+    # 0.83 here. Source and page views explain only part of who wins; the outcome columns ("won",
+    # "closed on") would give 1.0, so above 0.9 one of them leaked into the features.
+    assert 0.65 < report["conversion"]["auc"] < 0.9
     assert set(report["time_to_close"]) >= {"c_index", "mae_days", "interval_coverage"}
+    assert 0.6 < report["time_to_close"]["c_index"] < 0.9  # 0.80: referral closes in ~10 days, others ~40
     assert report["dropped_columns"] == {"won": "outcome", "closed on": "outcome", "lead id": "identifier"}
     assert "created weekday" in report["features"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import joblib
 import lightgbm as lgb
@@ -13,14 +12,13 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from conftest import shared_data
 from leadml.predict import metrics
 from leadml.predict.explain import TreeTables, category_totals, top_k, top_reasons
 from leadml.predict.model import ConversionModel
 from leadml.predict.result import Reason
 from leadml.predict.tabular import TabularEncoder
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-LEADS_CSV = DATA / "x-education-leads" / "Leads.csv"
 POST_CONTACT = ["Tags", "Lead Quality", "Lead Profile", "Last Activity", "Last Notable Activity",
                 "Asymmetrique Activity Index", "Asymmetrique Profile Index", "Asymmetrique Activity Score",
                 "Asymmetrique Profile Score"]
@@ -151,9 +149,7 @@ def test_reasons_and_vectorized_top_k_agree():
 
 
 def x_education(drop: list[str] = ()) -> tuple[pd.DataFrame, np.ndarray]:
-    if not LEADS_CSV.exists():
-        pytest.skip(f"../shared/data is absent: {LEADS_CSV.name} not found")
-    frame = pd.read_csv(LEADS_CSV, na_values=["Select"])
+    frame = pd.read_csv(shared_data("x-education-leads", "Leads.csv"), na_values=["Select"])
     y = frame.pop("Converted").to_numpy()
     return frame.drop(columns=["Prospect ID", "Lead Number", *drop]), y
 
@@ -169,7 +165,7 @@ def out_of_fold(frame: pd.DataFrame, y: np.ndarray, folds: int = 3) -> np.ndarra
 def test_x_education_all_columns_quality():
     frame, y = x_education()
     p = out_of_fold(frame, y)
-    assert metrics.roc_auc(y, p) >= 0.98
+    assert 0.98 <= metrics.roc_auc(y, p) < 0.995  # 0.984; perfect would mean the target leaked in
     assert metrics.ece(y, p) <= 0.02
 
 
@@ -177,5 +173,6 @@ def test_x_education_all_columns_quality():
 def test_x_education_without_post_contact_columns_quality():
     frame, y = x_education(POST_CONTACT)
     p = out_of_fold(frame, y)
-    assert metrics.roc_auc(y, p) >= 0.865
+    # 0.877; the post-contact columns lift it to 0.98, so above 0.92 one of them leaked back in.
+    assert 0.865 <= metrics.roc_auc(y, p) < 0.92
     assert metrics.ece(y, p) <= 0.02

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from conftest import shared_data
 from leadml.predict import metrics
 from leadml.predict.survival import TimeToCloseModel, survival_target
 
-OLIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "olist-marketing-funnel"
 
 
 def synthetic_pipeline(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -84,10 +83,9 @@ def test_estimator_contract():
 
 @pytest.mark.slow
 def test_olist_time_to_close_on_a_time_split():
-    if not OLIST.exists():
-        pytest.skip("../shared/data is absent: olist-marketing-funnel not found")
-    leads = pd.read_csv(OLIST / "olist_marketing_qualified_leads_dataset.csv")
-    deals = pd.read_csv(OLIST / "olist_closed_deals_dataset.csv")[["mql_id", "won_date"]]
+    olist = shared_data("olist-marketing-funnel")
+    leads = pd.read_csv(olist / "olist_marketing_qualified_leads_dataset.csv")
+    deals = pd.read_csv(olist / "olist_closed_deals_dataset.csv")[["mql_id", "won_date"]]
     leads = leads.merge(deals, on="mql_id", how="left")
     start, won = pd.to_datetime(leads["first_contact_date"]), pd.to_datetime(leads["won_date"])
     closed = won.notna().to_numpy()
@@ -100,9 +98,16 @@ def test_olist_time_to_close_on_a_time_split():
     model = TimeToCloseModel(random_state=0).fit(X.iloc[train], survival_target(closed[train], days[train]))
     median, low, high = model.predict_interval(X.iloc[test])
     won_test = closed[test]
-    assert metrics.c_index(days[test], model.expected_days_open(X.iloc[test]), won_test) > 0.65
-    # A constant median scores MAE 30.0 days here (BENCHMARKS.md).
-    assert metrics.mae_days(days[test][won_test], median[won_test]) < 30.2
+    c_index = metrics.c_index(days[test], model.expected_days_open(X.iloc[test]), won_test)
+    mae = metrics.mae_days(days[test][won_test], median[won_test])
+    # The model must beat a constant: the training closures' median scores MAE 30.0 days here
+    # (BENCHMARKS.md; computed below rather than trusted). Origin, landing page and weekday explain
+    # little of when a deal closes, so a C-index above 0.85 or an MAE under 15 days means a leak.
+    constant = np.median(days[train][closed[train]])
+    constant_mae = metrics.mae_days(days[test][won_test], np.full(won_test.sum(), constant))
+    assert constant_mae == pytest.approx(30.0, abs=0.05)
+    assert 15.0 < mae < constant_mae, (mae, constant_mae)
+    assert 0.65 < c_index < 0.85
     assert 0.75 <= metrics.interval_coverage(days[test][won_test], low[won_test], high[won_test]) <= 0.85
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from leadml import db
 from leadml.predict import metrics
+from leadml.predict.confidence import confidence_for
 from leadml.predict.rules_table import predict_rules_table
 from leadml.predict.survival import TimeToCloseModel
 from leadml.scoring import training
@@ -327,6 +328,11 @@ def test_a_training_job_through_the_api_succeeds_and_its_models_answer(client, m
     p = client.post(f"{BASE}/leads/{lead_id}/ml/predict", json={"forceRefresh": True}, headers=headers).json()
     assert p["prediction"]["source"] == "model" and p["prediction"]["modelVersion"] == active["conversion"]["version"]
     assert p["prediction"]["confidenceMeaning"].startswith("Confidence is how often")
+    # The confidence served is the one measured on the hold-out for this probability's bin.
+    with db.transaction(app.state.session_factory) as session:
+        bundle = training.loads(model_store.active(session, config_id=config_id, kind="conversion").artifact)
+    stated = confidence_for(bundle.confidence_bins, p["prediction"]["probability"])
+    assert p["prediction"]["confidence"] == pytest.approx(stated, abs=1e-4)
     t = client.post(f"{BASE}/leads/{lead_id}/ml/predict-time", json={"forceRefresh": True}, headers=headers).json()
     assert t["prediction"]["source"] == "model"
     assert [f["factor"] for f in t["prediction"]["factors"]] == ["Survival model"]

@@ -7,7 +7,7 @@ Confidence is the share of held-out leads with a similar probability (the same o
 probability bins) whose outcome agreed with that call. A bin holding few hold-out leads is shrunk
 towards what the calibrated probabilities of its leads imply (a lead at p = 0.9 agrees with the call
 "converts" 90 % of the time when the model is calibrated), with weight n / (n + 20); an empty bin
-gets that implied figure from its centre. So a confidence of 0.8 claims: of leads like this one,
+gets that implied figure from its centre. No figure exceeds 0.99. So a confidence of 0.8 claims: of leads like this one,
 about 8 in 10 ended the way the model calls it. tests/test_confidence.py checks that claim on leads
 the model never saw, bin by bin, and that a constant confidence fails the same check.
 """
@@ -25,6 +25,9 @@ CONFIDENCE_MEANING = (
 
 BINS = 10
 PRIOR = 20.0
+# No call is stated as certain: the calibrated probabilities stop at 0.9999, and a handful of hold-out
+# leads that all agreed is no proof of 100 %.
+MAX_CONFIDENCE = 0.99
 
 
 def bin_index(p: np.ndarray, bins: int = BINS) -> np.ndarray:
@@ -49,7 +52,7 @@ def confidence_bins(y_true: np.ndarray, p: np.ndarray, bins: int = BINS, prior: 
         centre = (b + 0.5) / bins
         implied = float((p[mask] if call else 1 - p[mask]).mean()) if n else max(centre, 1 - centre)
         observed = float((y_true[mask] == call).mean()) if n else implied
-        stated = implied + (observed - implied) * n / (n + prior)
+        stated = min(implied + (observed - implied) * n / (n + prior), MAX_CONFIDENCE)
         out.append({"low": b / bins, "high": (b + 1) / bins, "n": n, "observed": round(observed, 4),
                     "implied": round(implied, 4), "confidence": round(stated, 4)})
     return out
