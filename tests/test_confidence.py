@@ -120,4 +120,4 @@ def test_confidence_bins_shrink_sparse_bins_towards_what_the_probabilities_imply
 
 def test_the_meaning_is_one_sentence_for_the_page_and_the_api():
     assert CONFIDENCE_MEANING.count(". ") == 0 and CONFIDENCE_MEANING.endswith(").")
-    assert "held-out leads" in CONFIDENCE_MEANING and "rule-based" in CONFIDENCE_MEANING
+    assert "held-out leads" in CONFIDENCE_MEANING and "rule-based or LLM" in CONFIDENCE_MEANING

@@ -19,8 +19,8 @@ import numpy as np
 # The one sentence the page and the API show next to a confidence figure.
 CONFIDENCE_MEANING = (
     "Confidence is how often the model's call (converts at a probability of 50 % or more, otherwise not) "
-    "proved right for held-out leads with a similar probability when the model was trained; for a rule-based "
-    "score, which no outcome has measured yet, it only reflects how much the lead's record shows (0.5 to 0.95)."
+    "proved right for held-out leads with a similar probability when the model was trained; a rule-based or LLM "
+    "score's confidence is not measured against outcomes (the rules base it on how much the lead's record shows)."
 )
 
 BINS = 10
