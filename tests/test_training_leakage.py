@@ -143,6 +143,10 @@ def test_snapshot_times_are_strictly_before_the_outcome_even_at_the_edges():
         assert (as_of >= np.minimum(created, outcome - 1)).all()
         converted = status == "converted"
         assert (duration[converted] > 0).all()
+    # A closed lead imported without its outcome time: its snapshot stays in its life, before now.
+    as_of, *_ = snapshot_times(np.array([5 * DAY_MS]), np.array(["lost"], dtype=object), np.array([np.nan]),
+                               now_ms=100 * DAY_MS, horizon_days=90, lead_ids=np.arange(1))
+    assert 5 * DAY_MS <= as_of[0] < 100 * DAY_MS
 
 
 def test_labels_follow_the_horizon_not_the_formula():

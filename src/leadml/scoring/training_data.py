@@ -77,8 +77,9 @@ def snapshot_times(created_ms, status, outcome_ms, *, now_ms: int, horizon_days:
     as_of = (created_ms + np.floor(unit * span)).astype(np.int64)
     # Strictly before the outcome (features count activities at or before their as-of time): a lead
     # closed at its creation, or a draw that float rounding puts on the outcome, moves 1 ms earlier.
+    # (`end` is the outcome time, or now for a closed lead imported without one.)
     closed_lead = converted | lost
-    as_of[closed_lead] = np.minimum(as_of[closed_lead], outcome_ms[closed_lead].astype(np.int64) - 1)
+    as_of[closed_lead] = np.minimum(as_of[closed_lead], end[closed_lead].astype(np.int64) - 1)
     # Young open leads keep a snapshot inside their life too, for the censored time-to-close rows.
     young = is_open & ~usable_open
     as_of[young] = (created_ms[young] + np.floor(unit[young] * np.maximum(now_ms - created_ms[young], 0))).astype(np.int64)
