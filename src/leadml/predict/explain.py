@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from leadml.predict.flat_trees import MAX_ROWS as FLAT_MAX_ROWS
+from leadml.predict.flat_trees import FlatTrees
 from leadml.predict.result import Reason
 
 CATEGORIES = ("demographic", "behavioral", "temporal", "engagement", "custom")
@@ -34,6 +36,10 @@ class TreeTables:
     then m comparisons and one table row per tree: the same numbers as `pred_contrib=True` (checked in
     the tests), about ten times faster on depth-3 trees. A booster with deeper trees (more than 7
     splits) falls back to LightGBM's `pred_contrib`.
+
+    Small batches (one API call's lead and its what-ifs) go through `flat`, the same tables laid out
+    as flat arrays (flat_trees.py): the same numbers without a Python loop over the trees. It is
+    built once per loaded model (`compile()`), never pickled.
     """
 
     def __init__(self, booster: Any, num_iteration: int | None = None):
@@ -54,12 +60,44 @@ class TreeTables:
             else:
                 self.constant += tree.expected
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_flat", None)  # rebuilt on load: artifacts stay as they were
+        return state
+
+    @property
+    def flat(self) -> FlatTrees | None:
+        """The flat layout for small batches (None when the booster fell back to LightGBM)."""
+        flat = self.__dict__.get("_flat")
+        if flat is None and self.fallback is None:
+            flat = self._flat = FlatTrees(self.trees, self.n_features)
+        return flat
+
+    def compile(self) -> TreeTables:
+        """Build the small-batch layout now (when a model version is loaded), not on its first lead."""
+        _ = self.flat
+        return self
+
+    def raw_score(self, matrix: np.ndarray, booster_trees: int) -> np.ndarray | None:
+        """The booster's raw score added tree by tree in booster order, as LightGBM adds it.
+
+        None when that order is not known here (the booster, of `booster_trees` trees, has trees
+        without a split: they are folded into `constant`) or for a large batch, where LightGBM's own
+        predict is the faster route to the same numbers.
+        """
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if self.fallback is not None or len(self.trees) != booster_trees or len(matrix) > FLAT_MAX_ROWS:
+            return None
+        return self.flat.raw(matrix)
+
     def contributions(self, matrix: np.ndarray, threads: int | None = None) -> tuple[float, np.ndarray]:
         """(base value, n_rows x n_features); base + row sum = the booster's raw log-odds.
 
         Chunks of rows run on `threads` threads (default: the CPU count); numpy releases the GIL.
         """
         matrix = np.asarray(matrix, dtype=np.float64)
+        if self.fallback is None and len(matrix) <= FLAT_MAX_ROWS:
+            return self.base_value, self.flat.contributions(matrix)
         if self.fallback is not None:
             contrib = self.fallback.predict(matrix, pred_contrib=True, num_iteration=self.num_iteration)
             base = contrib[0, -1] if len(contrib) else self.fallback.predict(
@@ -85,6 +123,8 @@ class TreeTables:
         """
         matrix = np.asarray(matrix, dtype=np.float64)
         grid = np.asarray(grid, dtype=np.float64)
+        if self.fallback is None and len(matrix) <= FLAT_MAX_ROWS:
+            return self.flat.raw_grid(matrix, feature, grid, self.constant)
         if self.fallback is not None:
             expanded = np.repeat(matrix, len(grid), axis=0)
             expanded[:, feature] = np.tile(grid, len(matrix))
