@@ -30,6 +30,7 @@ probability.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -43,7 +44,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from leadml.predict.explain import TreeTables
-from leadml.predict.tabular import LinearPart, TabularEncoder, as_frame
+from leadml.predict.tabular import LinearPart, RowEncoder, TabularEncoder, as_frame
 
 # Probabilities are kept off exactly 0 and 1: no lead is ever certain, and log loss stays finite.
 PROBABILITY_FLOOR = 1e-4
@@ -102,12 +103,23 @@ class MonotoneCalibrator:
 
     def __call__(self, log_odds: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
-            p = self.isotonic_.predict(log_odds)
+            p = self._isotonic(log_odds)
         elif self.method == "sigmoid":
             p = sigmoid(self.slope_ * log_odds + self.intercept_)
         else:
             p = sigmoid(log_odds)
         return np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+
+
+    def _isotonic(self, log_odds: np.ndarray) -> np.ndarray:
+        """`IsotonicRegression.predict` (clip to the fitted range, then its interpolator) without the
+        input validation that costs more than the interpolation for one lead; anything unusual
+        (non-finite values, other shapes) still goes through `predict` and its checks."""
+        values = np.asarray(log_odds)
+        model = self.isotonic_
+        if values.ndim != 1 or values.dtype != np.float64 or not np.isfinite(values).all():
+            return model.predict(values)
+        return model.f_(np.clip(values, model.X_min_, model.X_max_)).astype(np.float64)
 
 
 def platt(z: np.ndarray, y: np.ndarray, iterations: int = 100) -> tuple[float, float]:
@@ -285,19 +297,47 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             base, contrib = w * linear_base + (1 - w) * base, w * linear_contrib + (1 - w) * contrib
         return float(base), contrib
 
-    def decision_function(self, X: Any) -> np.ndarray:
-        """Uncalibrated log-odds (what `contributions` adds up to)."""
-        full, pooled = self._matrices(X)
-        raw = self.booster_.predict(pooled, raw_score=True)
+    def _decision(self, full: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+        # A few rows: the compiled trees add up the very numbers LightGBM adds, without its call overhead.
+        raw = self.explainer_.raw_score(pooled, self.booster_.num_trees())
+        if raw is None:
+            raw = self.booster_.predict(pooled, raw_score=True)
         if self.linear_ is not None:
             raw = self.blend_weight_ * self.linear_.decision(full) + (1 - self.blend_weight_) * raw
         return raw
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        log_odds = self.decision_function(X)
+    def _probability(self, log_odds: np.ndarray) -> np.ndarray:
         # The calibrator may be flat in places; a tiny log-odds term keeps the model's full ranking.
-        positive = self.calibrator_(log_odds) * (1 - 1e-6) + 1e-6 * sigmoid(log_odds)
+        return self.calibrator_(log_odds) * (1 - 1e-6) + 1e-6 * sigmoid(log_odds)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Uncalibrated log-odds (what `contributions` adds up to)."""
+        return self._decision(*self._matrices(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        positive = self._probability(self.decision_function(X))
         return np.column_stack([1 - positive, positive])
+
+    # --- one lead at a time (the API path): encoded rows in, the same numbers out ------------------
+
+    def row_encoder(self, keys: Sequence[str] | None = None) -> RowEncoder:
+        """Encodes feature mappings (read by `keys`, in column order) without pandas; build once per model."""
+        check_is_fitted(self, "booster_")
+        self.explainer_.compile()
+        return RowEncoder(self.encoder_, keys)
+
+    def encoded(self, rows: RowEncoder, records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """(full, pooled) matrices of `records`, as `predict_proba` and `contributions` encode a frame."""
+        full = rows.transform(records)
+        return full, self.encoder_.pool_rare(full)
+
+    def probability_of_encoded(self, full: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+        """`predict_proba(X)[:, 1]` for the rows `encoded` gave."""
+        return self._probability(self._decision(full, pooled))
+
+    def contributions_of_encoded(self, full: np.ndarray, pooled: np.ndarray) -> tuple[float, np.ndarray]:
+        """`contributions(X)` for the rows `encoded` gave."""
+        return self._contributions(full, pooled)
 
     def predict(self, X: Any) -> np.ndarray:
         converted = self.predict_proba(X)[:, 1] >= 0.5

@@ -23,6 +23,7 @@ scikit-survival, or `fit(X, durations, events)` with two arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -32,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from leadml.predict.explain import TreeTables
 from leadml.predict.model import check_table, tree_params
-from leadml.predict.tabular import TabularEncoder
+from leadml.predict.tabular import RowEncoder, TabularEncoder
 
 
 def survival_target(events: Any, days: Any) -> np.ndarray:
@@ -124,7 +125,9 @@ class TimeToCloseModel(BaseEstimator):
 
     def _hazards(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        matrix = self.encoder_.pool_rare(self.encoder_.transform(check_table(self, X, reset=False)))
+        return self._hazards_of(self.encoder_.pool_rare(self.encoder_.transform(check_table(self, X, reset=False))))
+
+    def _hazards_of(self, matrix: np.ndarray) -> np.ndarray:
         n_periods = len(self.edges_) - 1
         with_period = np.column_stack([matrix, np.zeros(len(matrix))])  # the period column is set per interval
         raw = self.tables_.raw_grid(with_period, matrix.shape[1], np.arange(n_periods, dtype=np.float64))
@@ -132,12 +135,18 @@ class TimeToCloseModel(BaseEstimator):
 
     def closed_by(self, X: Any) -> np.ndarray:
         """n_rows x n_edges: probability of having closed by each interval edge (first column 0)."""
-        still_open = np.cumprod(1.0 - self._hazards(X), axis=1)
+        return self._closed_by(self._hazards(X))
+
+    @staticmethod
+    def _closed_by(hazards: np.ndarray) -> np.ndarray:
+        still_open = np.cumprod(1.0 - hazards, axis=1)
         return np.column_stack([np.zeros(len(still_open)), 1.0 - still_open])
 
     def quantiles(self, X: Any, levels: Any) -> np.ndarray:
         """n_rows x len(levels): quantiles (days) of the time to close, given a close within the horizon."""
-        closed = self.closed_by(X)
+        return self._quantiles(self.closed_by(X), levels)
+
+    def _quantiles(self, closed: np.ndarray, levels: Any) -> np.ndarray:
         given_close = closed / np.maximum(closed[:, -1:], 1e-12)
         out = np.empty((len(closed), len(levels)))
         rows = np.arange(len(closed))
@@ -148,10 +157,28 @@ class TimeToCloseModel(BaseEstimator):
             out[:, k] = self.edges_[upper - 1] + share * (self.edges_[upper] - self.edges_[upper - 1])
         return out
 
+    def _interval_levels(self) -> list[float]:
+        tail = (1.0 - self.coverage) / 2
+        return [0.5, tail, 1.0 - tail]
+
+    # --- one lead at a time (the API path): encoded rows in, the same numbers out ------------------
+
+    def row_encoder(self, keys: Sequence[str] | None = None) -> RowEncoder:
+        """Encodes feature mappings (read by `keys`, in column order) without pandas; build once per model."""
+        check_is_fitted(self, "booster_")
+        self.tables_.compile()
+        return RowEncoder(self.encoder_, keys)
+
+    def interval_of_records(self, rows: RowEncoder,
+                            records: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`predict_interval` of feature mappings (the lead and its what-ifs in one call)."""
+        matrix = self.encoder_.pool_rare(rows.transform(records))
+        q = self._quantiles(self._closed_by(self._hazards_of(matrix)), self._interval_levels())
+        return q[:, 0], q[:, 1], q[:, 2]
+
     def predict_interval(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(median, low, high) days; low-high holds `coverage` (80 %) of the predicted distribution."""
-        tail = (1.0 - self.coverage) / 2
-        q = self.quantiles(X, [0.5, tail, 1.0 - tail])
+        q = self.quantiles(X, self._interval_levels())
         return q[:, 0], q[:, 1], q[:, 2]
 
     def predict(self, X: Any) -> np.ndarray:

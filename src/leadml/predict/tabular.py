@@ -17,7 +17,9 @@ out of fold, so data that does not need it gives it no weight.
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -128,6 +130,62 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         """The level behind a code, for explanations."""
         levels = self.levels_[column]
         return levels[int(code)] if int(code) < len(levels) else OTHER_LEVEL
+
+
+class RowEncoder:
+    """`TabularEncoder.transform` for a few feature mappings (one API call's lead and its what-ifs),
+    without building pandas objects: plain Python per value, with the level -> code tables built once.
+
+    Gives the numbers `transform` gives for a one-row DataFrame of the same mapping. Values of the
+    plain kinds are encoded here: numbers, booleans and None in numeric columns; text, booleans,
+    None and NaN in categorical ones. A row holding anything else (text in a numeric column, a
+    number in a categorical one, numpy or pandas scalars) goes through `transform` itself.
+    """
+
+    def __init__(self, encoder: TabularEncoder, keys: Sequence[str] | None = None):
+        check_is_fitted(encoder, "columns_")
+        self.encoder = encoder
+        self.keys = list(keys) if keys is not None else list(encoder.columns_)
+        if len(self.keys) != len(encoder.columns_):
+            raise ValueError(f"{len(self.keys)} keys for an encoder of {len(encoder.columns_)} columns")
+        self.codes: list[dict[str, int] | None] = []
+        for name in encoder.columns_:
+            levels = encoder.levels_.get(name)
+            self.codes.append(None if levels is None else dict(zip(levels, range(len(levels)), strict=True)))
+
+    def transform(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        out = np.empty((len(rows), len(self.keys)), dtype=np.float64)
+        for r, row in enumerate(rows):
+            encoded = self._row(row)
+            if encoded is None:
+                frame = pd.DataFrame([{key: row.get(key) for key in self.keys}], columns=self.keys)
+                out[r] = self.encoder.transform(frame)[0]
+            else:
+                out[r] = encoded
+        return out
+
+    def _row(self, row: Mapping[str, Any]) -> list[float] | None:
+        encoded = []
+        for key, codes in zip(self.keys, self.codes, strict=True):
+            value = row.get(key)
+            kind = type(value)
+            if codes is None:
+                if value is None:
+                    encoded.append(math.nan)
+                elif kind is float or kind is bool or (kind is int and abs(value) < 2**53):
+                    number = float(value)
+                    encoded.append(number if math.isfinite(number) else math.nan)
+                else:
+                    return None
+            elif kind is str:
+                encoded.append(codes.get(value, len(codes)))
+            elif value is None or (kind is float and math.isnan(value)):
+                encoded.append(codes.get(MISSING_LEVEL, len(codes)))
+            elif kind is bool:
+                encoded.append(codes.get(str(value), len(codes)))
+            else:
+                return None
+        return encoded
 
 
 class LinearPart:

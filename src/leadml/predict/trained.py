@@ -14,6 +14,12 @@ Pure: the bundle arrives already loaded; nothing here reads the database or sett
 - score: 100 x probability (so score and level agree); the breakdown spreads it over the four
   categories in proportion to weight x sigmoid(sum of that category's contributions).
 - reasons: the model's exact log-odds contributions (TreeSHAP) per feature, custom attributes included.
+
+Speed (one lead per API call): `TrainedBundle.compiled()` builds, once per loaded model version, the
+row encoders and the flat tree layouts; a prediction then encodes the lead and its what-if variants
+as one small NumPy matrix per model and scores them together (probabilities, reasons, and the
+time-to-close quantiles of all of them in one call). The numbers are the ones `bundle.frame` +
+`predict_proba` / `contributions` / `predict_interval` give (tests compare them).
 """
 
 from __future__ import annotations
@@ -56,6 +62,27 @@ class TrainedBundle:
         frame = pd.DataFrame([{c: row.get(c) for c in self.columns} for row in rows], columns=self.columns)
         return frame
 
+    def compiled(self) -> CompiledBundle:
+        """What one lead's prediction needs, built on first use (the model loader calls it on load)."""
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:
+            compiled = self._compiled = CompiledBundle(
+                conversion_rows=self.conversion.row_encoder(self.columns),
+                survival_rows=self.survival.row_encoder(self.columns) if self.survival is not None else None,
+            )
+        return compiled
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)  # rebuilt on load; artifacts stay plain
+        return state
+
+
+@dataclass
+class CompiledBundle:
+    conversion_rows: Any  # tabular.RowEncoder
+    survival_rows: Any | None
+
 
 def _words(name: str) -> str:
     if name.startswith(CUSTOM_PREFIX):
@@ -94,27 +121,33 @@ def breakdown(score: float, reasons: Sequence[Reason]) -> dict[str, float]:
     return {c: score * strength[c] / total for c in CATEGORY_WEIGHTS}
 
 
-def _days(bundle: TrainedBundle, frame: pd.DataFrame, features: Mapping[str, Any], probability: float,
+def _days(bundle: TrainedBundle, rows: Sequence[Mapping[str, Any]], probabilities: np.ndarray,
           confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """(median, low, high) days for every row (the lead first, then its what-ifs) and the time factors."""
     if bundle.survival is not None:
-        median, low, high = bundle.survival.predict_interval(frame)
+        median, low, high = bundle.survival.interval_of_records(bundle.compiled().survival_rows, rows)
         return median, low, high, [{"factor": "Survival model", "impact": 0.0,
                                     "description": "Median and 10th-90th percentile of the time-to-close model "
                                                    "trained on this tenant's converted and still-open leads."}]
-    days, factors = days_to_close(features, probability)
+    days, factors = days_to_close(rows[0], float(probabilities[0]))
     low, high = days_interval(days, confidence)
-    return np.array([days]), np.array([low]), np.array([high]), factors
+    # What-ifs without a survival model: the rules' days at the re-scored probability.
+    others = [days_to_close(row, float(p))[0] for row, p in zip(rows[1:], probabilities[1:], strict=True)]
+    return np.array([days, *others]), np.array([low]), np.array([high]), factors
 
 
 def predict_trained(bundle: TrainedBundle, features: Mapping[str, Any], *, thresholds: Thresholds,
                     model_version: int | None = None) -> PredictionResult:
     """One lead, from its flat feature mapping (custom attributes as `custom.<name>`)."""
-    frame = bundle.frame([features])
-    probability = float(bundle.conversion.predict_proba(frame)[0, 1])
-    _base, contrib = bundle.conversion.contributions(frame)
+    compiled = bundle.compiled()
+    rows = [features, *(whatif.with_activity(features, kind) for kind, _label in WHAT_IFS)]
+    full, pooled = bundle.conversion.encoded(compiled.conversion_rows, rows)
+    probabilities = bundle.conversion.probability_of_encoded(full, pooled)
+    probability = float(probabilities[0])
+    _base, contrib = bundle.conversion.contributions_of_encoded(full[:1], pooled[:1])
     reasons = reasons_for(bundle, features, contrib[0])
     confidence = confidence_for(bundle.confidence_bins, probability) if bundle.confidence_bins else rule_confidence(features)
-    median, low, high, factors = _days(bundle, frame, features, probability, confidence)
+    median, low, high, factors = _days(bundle, rows, probabilities, confidence)
     days, low_d, high_d = float(median[0]), float(low[0]), float(high[0])
     positive = sorted((r for r in reasons if r.contribution > 0), key=lambda r: -r.contribution)[:TOP_REASONS]
     negative = sorted((r for r in reasons if r.contribution < 0), key=lambda r: r.contribution)[:TOP_REASONS]
@@ -130,22 +163,17 @@ def predict_trained(bundle: TrainedBundle, features: Mapping[str, Any], *, thres
                                      top_negative=negative, predicted_days=days, interval_low=low_d,
                                      interval_high=high_d, risk_factors=risks),
         top_positive=positive, top_negative=negative, time_factors=factors,
-        acceleration_opportunities=acceleration(bundle, features, probability, days),
+        acceleration_opportunities=acceleration(probability, days, probabilities[1:], median[1:]),
         model_version=model_version,
     )
 
 
-def acceleration(bundle: TrainedBundle, features: Mapping[str, Any], probability: float, days: float) -> list[dict[str, Any]]:
-    """What-if changes re-scored by the model: one more inbound action of each high-value kind."""
-    edited = [whatif.with_activity(features, kind) for kind, _label in WHAT_IFS]
-    frame = bundle.frame(edited)
-    after = bundle.conversion.predict_proba(frame)[:, 1]
-    if bundle.survival is not None:
-        days_after = bundle.survival.predict_interval(frame)[0]
-    else:
-        days_after = np.array([days_to_close(f, float(p))[0] for f, p in zip(edited, after, strict=True)])
+def acceleration(probability: float, days: float, probabilities_after: np.ndarray,
+                 days_after: np.ndarray) -> list[dict[str, Any]]:
+    """What-if changes re-scored by the model: one more inbound action of each high-value kind
+    (`probabilities_after` and `days_after` in WHAT_IFS order)."""
     out = []
-    for (_kind, label), p_after, d_after in zip(WHAT_IFS, after, days_after, strict=True):
+    for (_kind, label), p_after, d_after in zip(WHAT_IFS, probabilities_after, days_after, strict=True):
         saved = days - float(d_after)
         if p_after > probability + 1e-6 or saved > 0.5:
             out.append({"action": label, "expectedDaysSaved": round(max(saved, 0.0), 1),

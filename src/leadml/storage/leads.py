@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from leadml import errors
-from leadml.storage.tables import Activity, Lead
+from leadml.storage import models as model_store
+from leadml.storage.tables import Activity, Lead, ScoringConfig
 
 
 def get_lead(session: Session, *, tenant_id: int | None, lead_id: int) -> Lead:
@@ -16,6 +18,19 @@ def get_lead(session: Session, *, tenant_id: int | None, lead_id: int) -> Lead:
     if lead is None or (tenant_id is not None and lead.tenant_id != tenant_id):
         raise errors.NotFound(f"lead {lead_id} not found")
     return lead
+
+
+def lead_for_prediction(session: Session, *, tenant_id: int | None,
+                        lead_id: int) -> tuple[Lead, ScoringConfig, model_store.ActiveVersions]:
+    """The lead, its config and the config's active model versions, in one query."""
+    row = session.execute(
+        select(Lead, ScoringConfig, *model_store.active_columns(Lead.config_id))
+        .join(ScoringConfig, ScoringConfig.id == Lead.config_id)
+        .where(Lead.id == lead_id)
+    ).first()
+    if row is None or (tenant_id is not None and row[0].tenant_id != tenant_id):
+        raise errors.NotFound(f"lead {lead_id} not found")
+    return row[0], row[1], model_store.ActiveVersions(*row[2:])
 
 
 def list_leads(session: Session, *, config_id: int, limit: int, offset: int) -> tuple[list[Lead], int]:
@@ -60,3 +75,12 @@ def existing_event_ids(session: Session, *, config_id: int, event_ids: Iterable[
 
 def activities_for_lead(session: Session, *, lead_id: int) -> list[Activity]:
     return list(session.scalars(select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.occurred_at)))
+
+
+def activity_facts(session: Session, *, lead_id: int) -> list[tuple[str, datetime, str]]:
+    """(type, occurred_at, direction) of the lead's activities, oldest first: what its features read,
+    without loading whole Activity rows."""
+    return [tuple(row) for row in session.execute(
+        select(Activity.type, Activity.occurred_at, Activity.direction)
+        .where(Activity.lead_id == lead_id).order_by(Activity.occurred_at)
+    )]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,37 @@ from leadml import errors
 from leadml.storage.tables import ModelVersion
 
 KINDS = ("conversion", "time_to_close")
+
+
+@dataclass(frozen=True)
+class ActiveVersions:
+    """Which versions a config predicts with: read with every prediction, so that a version activated
+    by any process (a training job, another server) is used from the next request on."""
+
+    conversion_id: int | None
+    conversion_version: int | None
+    survival_id: int | None
+
+
+def active_columns(config_id: Any) -> tuple[Any, Any, Any]:
+    """Scalar subqueries for ActiveVersions of the config `config_id` (a value or a column to correlate
+    with), so that a caller can read them in the same query as what it loads anyway."""
+
+    def active_of(kind: str, column: Any) -> Any:
+        return (select(column).where(ModelVersion.config_id == config_id, ModelVersion.kind == kind,
+                                     ModelVersion.status == "active").limit(1).scalar_subquery())
+
+    return (active_of("conversion", ModelVersion.id), active_of("conversion", ModelVersion.version),
+            active_of("time_to_close", ModelVersion.id))
+
+
+def active_versions(session: Session, *, config_id: int) -> ActiveVersions:
+    return ActiveVersions(*session.execute(select(*active_columns(config_id))).one())
+
+
+def artifact(session: Session, *, version_id: int) -> bytes | None:
+    """Only the artifact column: the rest of the row is not needed to load a model."""
+    return session.scalar(select(ModelVersion.artifact).where(ModelVersion.id == version_id))
 
 
 def active(session: Session, *, config_id: int, kind: str) -> ModelVersion | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, func, select, text, update
 from sqlalchemy.orm import Session
 
 from leadml import errors
@@ -69,3 +69,26 @@ def in_period(session: Session, *, config_id: int, start: datetime | None, end: 
     if end is not None:
         query = query.where(Prediction.predicted_at < end)
     return list(session.scalars(query))
+
+
+def new_id(session: Session) -> int:
+    """An id for a prediction about to be inserted, so that its stored document can carry it and the
+    row is written by one INSERT. Call it after a write in the same transaction: on SQLite that
+    write holds the database's write lock until commit, so the id after the current maximum is ours."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(text("SELECT nextval(pg_get_serial_sequence('predictions', 'id'))"))
+    return (session.scalar(select(func.max(Prediction.id))) or 0) + 1
+
+
+def latest_json(session: Session, *, tenant_id: int, lead_id: int,
+                prediction_type: str) -> tuple[int, str, datetime, str] | None:
+    """(id, status, valid_until, document as stored JSON text) of the lead's newest prediction of this
+    type, or None (also when the lead is another tenant's). The text is passed through unparsed."""
+    row = session.execute(
+        select(Prediction.id, Prediction.status, Prediction.valid_until, cast(Prediction.payload, Text))
+        .join(Lead, Lead.id == Prediction.lead_id)
+        .where(Prediction.lead_id == lead_id, Prediction.type == prediction_type, Lead.tenant_id == tenant_id)
+        .order_by(Prediction.predicted_at.desc(), Prediction.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else tuple(row)
