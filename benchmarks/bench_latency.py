@@ -10,7 +10,9 @@ one after another for `--seconds` each:
 - `predict_rules`: the same with "ruleBasedOnly": true
 - `cached_get`: GET .../leads/{id}/ml/prediction (a stored prediction)
 
-Lead ids rotate over all leads (over 200 leads predicted beforehand for the cached GET). The server is stopped at the end, whatever happens, and the whole
+Lead ids rotate over all leads (over 200 leads predicted beforehand for the cached GET). Each row
+also gives the server's CPU time per request (from /proc), which other processes on a busy machine
+inflate much less than they inflate latency. The server is stopped at the end, whatever happens, and the whole
 run is bounded by `--timeout`. Prints one JSON line: per level and endpoint p50/p99 (ms),
 throughput (per second), requests and errors, the ratios to `/health`, and the targets of
 BENCHMARKS.md (1 client: predict p50 <= 10x /health's, cached GET <= 3x; 20 clients: predict
@@ -189,8 +191,18 @@ def make_request(endpoint: str, key: str, lead_id: int) -> tuple[str, str, str, 
     return "GET", f"{BASE}/leads/{lead_id}/ml/prediction", auth, b""
 
 
+def server_cpu_seconds(pid: int) -> float | None:
+    """CPU time the server process has used (Linux): per request, a figure other load cannot inflate
+    as much as it inflates latency."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(port: int, key: str, endpoint: str, lead_ids: list[int], clients: int, seconds: float,
-             warmup: float) -> dict:
+             warmup: float, server_pid: int | None = None) -> dict:
     """`clients` threads, each one connection sending its next request as soon as the last is answered."""
     counter = iter(range(10**12))
     lock = threading.Lock()
@@ -227,8 +239,12 @@ def run_load(port: int, key: str, endpoint: str, lead_ids: list[int], clients: i
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
         thread.start()
+    while time.perf_counter() < measure_from:
+        time.sleep(0.005)
+    cpu_before = server_cpu_seconds(server_pid) if server_pid else None
     for thread in threads:
         thread.join(timeout=seconds + warmup + 120)
+    cpu_after = server_cpu_seconds(server_pid) if server_pid else None
     # Requests still in flight at the end count for latency; throughput uses the measured window.
     all_latencies = sorted(x for per_client in latencies for x in per_client)
     done = len(all_latencies)
@@ -238,8 +254,11 @@ def run_load(port: int, key: str, endpoint: str, lead_ids: list[int], clients: i
             return None
         return round(all_latencies[min(done - 1, int(q * done))] * 1000, 2)
 
-    return {"p50_ms": percentile(0.5), "p99_ms": percentile(0.99), "throughput_per_s": round(done / seconds, 1),
-            "requests": done, "errors": sum(errors)}
+    result = {"p50_ms": percentile(0.5), "p99_ms": percentile(0.99), "throughput_per_s": round(done / seconds, 1),
+              "requests": done, "errors": sum(errors)}
+    if cpu_before is not None and cpu_after is not None and done:
+        result["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) * 1000 / done, 2)
+    return result
 
 
 def main() -> None:
@@ -280,7 +299,8 @@ def main() -> None:
                 level = {}
                 for endpoint in ENDPOINTS:
                     ids = cached_ids if endpoint == "cached_get" else lead_ids
-                    level[endpoint] = run_load(port, key, endpoint, ids, clients, args.seconds, args.warmup)
+                    level[endpoint] = run_load(port, key, endpoint, ids, clients, args.seconds, args.warmup,
+                                               server.pid)
                 health = level["health"]
                 for endpoint in ENDPOINTS[1:]:
                     row = level[endpoint]

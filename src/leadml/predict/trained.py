@@ -24,6 +24,7 @@ time-to-close quantiles of all of them in one call). The numbers are the ones `b
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,7 @@ class CompiledBundle:
     survival_rows: Any | None
 
 
+@functools.lru_cache(maxsize=4096)
 def _words(name: str) -> str:
     if name.startswith(CUSTOM_PREFIX):
         return name[len(CUSTOM_PREFIX):]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from leadml import errors
@@ -20,14 +20,23 @@ def get_lead(session: Session, *, tenant_id: int | None, lead_id: int) -> Lead:
     return lead
 
 
+# The per-prediction reads are built once: building a statement costs more than running it here.
+_LEAD_FOR_PREDICTION = (
+    select(Lead, ScoringConfig, *model_store.active_columns(Lead.config_id))
+    .join(ScoringConfig, ScoringConfig.id == Lead.config_id)
+    .where(Lead.id == bindparam("lead_id"))
+)
+_ACTIVITY_FACTS = (
+    select(Activity.type, Activity.occurred_at, Activity.direction)
+    .where(Activity.lead_id == bindparam("lead_id"))
+    .order_by(Activity.occurred_at)
+)
+
+
 def lead_for_prediction(session: Session, *, tenant_id: int | None,
                         lead_id: int) -> tuple[Lead, ScoringConfig, model_store.ActiveVersions]:
     """The lead, its config and the config's active model versions, in one query."""
-    row = session.execute(
-        select(Lead, ScoringConfig, *model_store.active_columns(Lead.config_id))
-        .join(ScoringConfig, ScoringConfig.id == Lead.config_id)
-        .where(Lead.id == lead_id)
-    ).first()
+    row = session.execute(_LEAD_FOR_PREDICTION, {"lead_id": lead_id}).first()
     if row is None or (tenant_id is not None and row[0].tenant_id != tenant_id):
         raise errors.NotFound(f"lead {lead_id} not found")
     return row[0], row[1], model_store.ActiveVersions(*row[2:])
@@ -80,7 +89,4 @@ def activities_for_lead(session: Session, *, lead_id: int) -> list[Activity]:
 def activity_facts(session: Session, *, lead_id: int) -> list[tuple[str, datetime, str]]:
     """(type, occurred_at, direction) of the lead's activities, oldest first: what its features read,
     without loading whole Activity rows."""
-    return [tuple(row) for row in session.execute(
-        select(Activity.type, Activity.occurred_at, Activity.direction)
-        .where(Activity.lead_id == lead_id).order_by(Activity.occurred_at)
-    )]
+    return [tuple(row) for row in session.execute(_ACTIVITY_FACTS, {"lead_id": lead_id})]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Text, cast, func, select, text, update
+from sqlalchemy import Text, bindparam, cast, func, select, text, update
 from sqlalchemy.orm import Session
 
 from leadml import errors
@@ -71,24 +73,52 @@ def in_period(session: Session, *, config_id: int, start: datetime | None, end: 
     return list(session.scalars(query))
 
 
-def new_id(session: Session) -> int:
-    """An id for a prediction about to be inserted, so that its stored document can carry it and the
-    row is written by one INSERT. Call it after a write in the same transaction: on SQLite that
-    write holds the database's write lock until commit, so the id after the current maximum is ours."""
+# The single-lead write and the cached read, built once (building costs more than running them).
+_TABLE = Prediction.__table__
+_EXPIRE_ACTIVE = (
+    _TABLE.update()
+    .where(_TABLE.c.lead_id == bindparam("expire_lead_id"), _TABLE.c.type == bindparam("expire_type"),
+           _TABLE.c.status == "ACTIVE")
+    .values(status="EXPIRED")
+)
+_MAX_ID = select(func.max(_TABLE.c.id))
+_NEXT_ID_POSTGRES = text("SELECT nextval(pg_get_serial_sequence('predictions', 'id'))")
+_INSERT = _TABLE.insert()
+_LATEST_JSON = (
+    select(Prediction.id, Prediction.status, Prediction.valid_until, cast(Prediction.payload, Text))
+    .join(Lead, Lead.id == Prediction.lead_id)
+    .where(Prediction.lead_id == bindparam("lead_id"), Prediction.type == bindparam("prediction_type"),
+           Lead.tenant_id == bindparam("tenant_id"))
+    .order_by(Prediction.predicted_at.desc(), Prediction.id.desc())
+    .limit(1)
+)
+
+
+def replace_active(session: Session, *, lead_id: int, prediction_type: str,
+                   values: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """Expire the lead's ACTIVE prediction of this type and insert the new one, whose column values
+    `values(new id)` gives (so that its stored document can carry its own id): one UPDATE and one
+    INSERT in the caller's transaction, no ORM flush. ORM objects already loaded in the session are
+    not refreshed by it. Returns the inserted values, id included."""
+    session.execute(_EXPIRE_ACTIVE, {"expire_lead_id": lead_id, "expire_type": prediction_type})
+    prediction_id = _new_id(session)
+    row = {**values(prediction_id), "id": prediction_id, "lead_id": lead_id, "type": prediction_type}
+    session.execute(_INSERT, row)
+    return row
+
+
+def _new_id(session: Session) -> int:
+    """On SQLite the UPDATE before holds the database's write lock until commit, so the id after the
+    current maximum is ours; PostgreSQL hands out the next value of the id sequence."""
     if session.get_bind().dialect.name == "postgresql":
-        return session.scalar(text("SELECT nextval(pg_get_serial_sequence('predictions', 'id'))"))
-    return (session.scalar(select(func.max(Prediction.id))) or 0) + 1
+        return session.scalar(_NEXT_ID_POSTGRES)
+    return (session.scalar(_MAX_ID) or 0) + 1
 
 
 def latest_json(session: Session, *, tenant_id: int, lead_id: int,
                 prediction_type: str) -> tuple[int, str, datetime, str] | None:
     """(id, status, valid_until, document as stored JSON text) of the lead's newest prediction of this
     type, or None (also when the lead is another tenant's). The text is passed through unparsed."""
-    row = session.execute(
-        select(Prediction.id, Prediction.status, Prediction.valid_until, cast(Prediction.payload, Text))
-        .join(Lead, Lead.id == Prediction.lead_id)
-        .where(Prediction.lead_id == lead_id, Prediction.type == prediction_type, Lead.tenant_id == tenant_id)
-        .order_by(Prediction.predicted_at.desc(), Prediction.id.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_LATEST_JSON, {"lead_id": lead_id, "prediction_type": prediction_type,
+                                         "tenant_id": tenant_id}).first()
     return None if row is None else tuple(row)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from leadml import errors
 from leadml.api.deps import SessionDep, TenantDep
@@ -37,7 +38,8 @@ def _predict(request: Request, session, tenant_id: int, lead_id: int, body: Pred
         model_loader=getattr(request.app.state, "model_loader", None),
         llm_service=getattr(request.app.state, "llm", None),
     )
-    return {"prediction": outcome.document, "cached": outcome.cached}
+    # The document is plain JSON data already (it is stored as JSON): no jsonable_encoder walk over it.
+    return JSONResponse({"prediction": outcome.document, "cached": outcome.cached})
 
 
 @router.post("/leads/{lead_id}/ml/predict")
@@ -55,11 +57,15 @@ def predict_score(lead_id: int, request: Request, session: SessionDep, tenant_id
     return _predict(request, session, tenant_id, lead_id, body, "SCORE")
 
 
+# async: one indexed read, cheaper than the hop to the threadpool a sync route takes (SQLite WAL
+# readers never wait for writers, so this cannot hold up the event loop).
 @router.get("/leads/{lead_id}/ml/prediction")
-def get_prediction(lead_id: int, session: SessionDep, tenant_id: TenantDep,
+async def get_prediction(lead_id: int, session: SessionDep, tenant_id: TenantDep,
                    type: Annotated[PredictionType, Query()] = "CONVERSION"):
-    row, expired = predict.latest_prediction(session, tenant_id=tenant_id, lead_id=lead_id, prediction_type=type)
-    return {"id": row.id, "isExpired": expired, "prediction": row.payload}
+    stored = predict.latest_prediction_json(session, tenant_id=tenant_id, lead_id=lead_id, prediction_type=type)
+    # The stored document is JSON text already: passed through, neither parsed nor re-encoded.
+    body = f'{{"id":{stored.id},"isExpired":{"true" if stored.expired else "false"},"prediction":{stored.document_json}}}'
+    return Response(body, media_type="application/json")
 
 
 @router.get("/leads/{lead_id}/ml/features")
