@@ -73,7 +73,7 @@ def predict_lead(
     doc = documents.document(
         result, prediction_type=prediction_type, prediction_id=row.id, predicted_at=now, valid_until=valid_until,
         recency_score=features["temporal"].get("recencyScore"),
-        llm_metadata=narration.metadata, deal_value=narration.deal_value,
+        llm_metadata=narration.metadata, deal_value=narration.deal_value, pipeline_value=lead.pipeline_value,
     )
     row.payload = doc
     row.priority_score = doc["priorityScore"]
