@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from leadml import db, errors
 from leadml.api import security
 from leadml.config import Settings
+from leadml.ingest.schemas import MAX_ID, MAX_OFFSET
 from leadml.storage import tenants
 from leadml.storage.tenants import Principal
 
@@ -23,10 +24,9 @@ session_cookie = APIKeyCookie(
                 "from the page's own origin or carry the `X-CSRF-Token` header.",
 )
 
-# Ids and offsets fit a signed 64-bit integer (every database and driver we use).
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns (32-bit on PostgreSQL); offsets fit a signed 64-bit integer.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-OffsetQuery = Annotated[int, Query(ge=0, le=MAX_ID)]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from leadml.ingest.schemas import ActivityIn, AttributeName, AttributeValue, CamelModel, LeadIn
@@ -62,6 +62,14 @@ class ConfigUpdate(CamelIn):
 
     _tz = field_validator("timezone")(_timezone)
     _mode = field_validator("llm_mode", mode="before")(_llm_mode)
+
+    @model_validator(mode="after")
+    def _no_nulls(self):
+        # Every setting has a value: null is refused rather than stored (or silently ignored).
+        nulls = sorted(to_camel(name) for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null; omit a field to leave it unchanged")
+        return self
 
 
 class ConfigCreate(CamelIn):

@@ -39,7 +39,8 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 # Limits that keep every value storable on SQLite and PostgreSQL and every response bounded.
-MAX_ID = 2**63 - 1  # ids fit a signed 64-bit integer
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32-bit on PostgreSQL)
+MAX_OFFSET = MAX_INT = 2**63 - 1  # offsets and integer attribute values fit a signed 64-bit integer
 MIN_YEAR, MAX_YEAR = 1900, 2200  # any real CRM date; far from the limits of datetime arithmetic
 MAX_ATTRIBUTES_BYTES = 32 * 1024  # a lead's custom attributes, as JSON
 MAX_DATA_BYTES = 16 * 1024  # an activity's free-form data, as JSON
@@ -72,7 +73,7 @@ def check_plain_json(value: Any, *, depth: int = 0, max_depth: int = MAX_DATA_DE
         raise ValueError(f"nested deeper than {max_depth} levels")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{path or 'value'} is not a finite number")
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
         raise ValueError(f"{path or 'value'} is outside the 64-bit integer range")
     if isinstance(value, str):
         check_text(value, f" at {path}" if path else "")
@@ -99,12 +100,14 @@ def _bounded_json(limit: int):
     return check
 
 
-Email = Annotated[str | None, AfterValidator(_email)]
+Email = Annotated[Annotated[str, StringConstraints(max_length=320)] | None, AfterValidator(_email)]
 # Lengths match the columns (name/company/title 300; source/medium/campaign/event id 200).
-Text = Annotated[str | None, AfterValidator(_blank_to_none), StringConstraints(max_length=300)]
-ShortText = Annotated[str | None, AfterValidator(_blank_to_none), StringConstraints(max_length=200)]
+# (The length applies to the text as sent; blank text then becomes None.)
+Text = Annotated[Annotated[str, StringConstraints(max_length=300)] | None, AfterValidator(_blank_to_none)]
+ShortText = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, AfterValidator(_blank_to_none)]
+Phone = Annotated[Annotated[str, StringConstraints(max_length=64)] | None, AfterValidator(_blank_to_none)]
 LeadRef = Annotated[int | None, Field(default=None, ge=1, le=MAX_ID)]
-AttributeValue = (Annotated[str, StringConstraints(max_length=2000)] | Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
+AttributeValue = (Annotated[str, StringConstraints(max_length=2000)] | Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
                   | Annotated[float, Field(allow_inf_nan=False)] | bool | None)
 ACTIVITY_TYPE_RE = re.compile(r"^[a-z][a-z0-9_.:-]{0,49}$")
 
@@ -160,12 +163,12 @@ class _LeadFields(CamelModel):
     """What a lead create and a lead update share."""
 
     email: Email = None
-    external_id: Annotated[str | None, AfterValidator(_blank_to_none), StringConstraints(max_length=200)] = None
+    external_id: ShortText = None
     name: Text = None
     company: Text = None
-    phone: Annotated[str | None, AfterValidator(_blank_to_none), StringConstraints(max_length=64)] = None
+    phone: Phone = None
     title: Text = None
-    pipeline_stage: Annotated[str | None, StringConstraints(max_length=100)] = None
+    pipeline_stage: Annotated[str, StringConstraints(max_length=100)] | None = None
     pipeline_value: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
     is_active: bool | None = None
     sequence: SequenceIn | None = None
