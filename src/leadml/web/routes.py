@@ -61,6 +61,8 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
           api_key: Annotated[str, Form(alias="apiKey", max_length=200)] = "") -> Response:
     limits = request.app.state.rate_limits
     client = security.client_address(request)
+    keys: security.SessionKeys = request.app.state.session_keys
+    keys.secret  # noqa: B018 - read (or create, in its own transaction) before this request writes anything
     try:
         security.check_same_origin(request, required=False)  # no signing a victim into the attacker's tenant (login CSRF)
         limits.check_login(client)
@@ -79,13 +81,13 @@ def login(request: Request, session: SessionDep, settings: SettingsDep,
     except errors.Unauthorized:
         limits.record_failure(client)
         return _login_page(request, error="That API key is not valid (or has been revoked).", status_code=401)
-    old = request.app.state.session_keys.token_of(request.cookies.get(security.COOKIE))
+    old = keys.token_of(request.cookies.get(security.COOKIE))
     if old:
         tenants.close_web_session(session, old)  # a fresh session on every sign-in (no fixation)
     token = tenants.open_web_session(session, principal=principal,
                                      lifetime=timedelta(minutes=settings.session_lifetime_minutes))
     response = RedirectResponse("/", status_code=303)
-    security.set_session_cookie(response, request, settings, request.app.state.session_keys.cookie_value(token))
+    security.set_session_cookie(response, request, settings, keys.cookie_value(token))
     return response
 
 
