@@ -1,7 +1,7 @@
 """security: server-side page sessions bound to API keys, per-installation secrets
 
 Revision ID: 0004_security
-Revises: 9c9b42f5403e
+Revises: 0005_snapshots
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import leadml.storage.types
 
 
 revision = '0004_security'
-down_revision = '9c9b42f5403e'
+down_revision = '0005_snapshots'
 branch_labels = None
 depends_on = None
 
