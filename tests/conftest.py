@@ -77,7 +77,7 @@ def sessions(engine):
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(database_url="sqlite://unused", data_dir=tmp_path / "var", session_secret="test-secret")
+    return Settings(database_url="sqlite://unused", data_dir=tmp_path / "var", session_secret="test-secret-0123456789abcdef0123456789")
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def test_x_education_export_trains_the_service_like_evaluate(tmp_path):
 
     from leadml.api.app import create_app
 
-    settings = Settings(database_url=url, data_dir=tmp_path / "var", session_secret="test-secret")
+    settings = Settings(database_url=url, data_dir=tmp_path / "var", session_secret="test-secret-0123456789abcdef0123456789")
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(create_app(settings, engine=engine)) as client:
         added = client.post(f"{BASE}/{config_id}/leads", headers=headers, json={"leads": [{

@@ -33,7 +33,7 @@ def make_client(engine, tmp_path, make_tenant):
     clients = []
 
     def make(base_url: str, **overrides) -> tuple[TestClient, dict[str, str]]:
-        values = dict(database_url="sqlite://unused", data_dir=tmp_path / "var", session_secret="s",
+        values = dict(database_url="sqlite://unused", data_dir=tmp_path / "var", session_secret="s" * 32,
                       llm_base_url=base_url, llm_api_key="test-key", llm_retry_backoff_seconds=0.01,
                       llm_timeout_seconds=5.0)
         values.update(overrides)

@@ -132,7 +132,7 @@ def test_predictions_use_the_model_and_explain_it(trained):
     from leadml.api.app import create_app
     from leadml.config import Settings
 
-    app = create_app(Settings(session_secret="t"), engine=trained["engine"])
+    app = create_app(Settings(), engine=trained["engine"])
     headers = {"Authorization": f"Bearer {trained['key']}"}
     with TestClient(app) as client:
         lead_id = 17
@@ -182,7 +182,7 @@ def test_accuracy_reports_outcome_metrics_per_model_version(trained):
     from leadml.api.app import create_app
     from leadml.config import Settings
 
-    app = create_app(Settings(session_secret="t"), engine=trained["engine"])
+    app = create_app(Settings(), engine=trained["engine"])
     headers = {"Authorization": f"Bearer {trained['key']}"}
     with TestClient(app) as client:
         open_ids = []
@@ -214,7 +214,7 @@ def test_automatic_retraining_after_n_new_outcomes(engine, make_tenant, tmp_path
     from leadml.config import Settings
     from leadml.storage.tables import Job
 
-    app = create_app(Settings(session_secret="t", retrain_after_outcomes=2), engine=engine)
+    app = create_app(Settings(retrain_after_outcomes=2), engine=engine)
     headers = make_tenant()
     with TestClient(app) as client:
         config = client.post(f"{BASE}/configs", json={"name": "auto"}, headers=headers).json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +19,26 @@ class Settings(BaseSettings):
     port: int = 8000
     # Where trained model artifacts and reports go (relative to the working directory).
     data_dir: Path = Path("./var")
-    session_secret: str = Field(default="change-me-leadml-session-secret")
+    # Signs the ML Insights page's session cookie and its CSRF token. No default: when unset, a random
+    # secret is generated once per installation and stored in the database (server_secrets), so every
+    # server process on the same database shares it. A value given here must be at least 32 characters.
+    session_secret: SecretStr | None = None
+    # Page sessions are stored server-side, bound to the API key that opened them (revoking the key or
+    # signing out ends them) and expire after this many minutes.
+    session_lifetime_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # The cookie's Secure flag: None = automatic (Secure unless the server listens on loopback and the
+    # request came over plain http); true/false forces it.
+    session_cookie_secure: bool | None = None
+    # Largest request body accepted (bytes); larger bodies answer 413 before they are read in full.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Per-key token buckets (one server process; see docs/security.md): sustained requests per second
+    # and burst size. 0 disables a limit.
+    rate_limit_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=500, ge=1)
+    # Failed authentication (bad or revoked key, expired session) and sign-in attempts, per client
+    # address: so many per minute, then 429 until the bucket refills.
+    auth_failures_per_minute: float = Field(default=20.0, ge=0)
+    login_attempts_per_minute: float = Field(default=10.0, ge=0)
     # Optional OpenAI-compatible LLM (switched on per scoring config; see README "The LLM").
     llm_base_url: str | None = Field(default=None, description="e.g. http://localhost:11434/v1; unset = OpenAI")
     llm_api_key: str | None = Field(
@@ -49,6 +68,17 @@ class Settings(BaseSettings):
     min_ttc_holdout_closures: int = 20
     retrain_after_outcomes: int = 0  # 0 = never automatically
     log_level: str = "INFO"
+
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _strong_secret(cls, value):
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or raw == "":
+            return None  # generated and stored per installation
+        if len(str(raw)) < 32:
+            raise ValueError("LEADML_SESSION_SECRET must be at least 32 characters (or leave it unset: a random "
+                             "secret is then generated once and stored in the database)")
+        return value
 
 
 def get_settings(**overrides) -> Settings:

@@ -36,3 +36,15 @@ class ModelNotReady(LeadMLError):
 
 class LLMUnavailable(LeadMLError):
     code = "llm_unavailable"
+
+
+class Forbidden(LeadMLError):
+    code = "forbidden"
+
+
+class RateLimited(LeadMLError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

@@ -5,11 +5,11 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.sessions import SessionMiddleware
 
 from leadml import db
 from leadml.api import errors as api_errors
-from leadml.api import metrics
+from leadml.api import metrics, openapi, security
+from leadml.api.ratelimit import RateLimits
 from leadml.api.routes import configs, health, leads, models, predictions, ranking
 from leadml.config import Settings, get_settings
 from leadml.jobs.service import JobService
@@ -36,9 +36,14 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.state.model_loader = ModelLoader()
     app.state.llm = LlmService.from_settings(settings)  # used only for configs with llmEnabled
     app.state.jobs = JobService(engine, app.state.session_factory, settings)
-    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret, https_only=False, same_site="lax")
+    # The page's sessions live in the database; the secret signs their cookies (see api/security.py).
+    app.state.session_keys = security.SessionKeys(settings, app.state.session_factory)
+    app.state.rate_limits = RateLimits(settings)
     api_errors.install(app)
     metrics.install(app)
+    # Outermost: body size limit, JSON sanity and security headers for every response.
+    app.add_middleware(security.Guard, max_body_bytes=settings.max_body_bytes)
+    openapi.install(app)
     app.include_router(health.router)
     for module in (configs, leads, predictions, models, ranking):
         app.include_router(module.router, prefix=BASE_PATH)

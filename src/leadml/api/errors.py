@@ -15,6 +15,8 @@ STATUS = {
     errors.InvalidInput: 422,
     errors.Conflict: 409,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.RateLimited: 429,
     errors.ModelNotReady: 409,
     errors.LLMUnavailable: 503,
 }
@@ -30,6 +32,8 @@ def install(app: FastAPI) -> None:
     async def _domain(_request: Request, exc: errors.LeadMLError):
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, errors.RateLimited):
+            headers = {"Retry-After": str(int(exc.retry_after))}
         return error_response(status, exc.message, exc.code, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -42,7 +46,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "payload_too_large",
+                400: "bad_request"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, str(exc.detail), code, None, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

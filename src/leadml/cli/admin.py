@@ -60,6 +60,31 @@ def tenant_key(name: str) -> None:
     out.print(key, soft_wrap=True, highlight=False)
 
 
+@tenant_app.command("revoke-key")
+def tenant_revoke_key(name: str, key: Annotated[str, typer.Argument(help="The key, or its first characters")]) -> None:
+    """Revoke an API key (given in full or by its prefix); page sessions opened with it end too."""
+    database = open_database()
+    try:
+        with db.transaction(database.sessions) as session:
+            tenants.revoke_key(session, tenant_id=tenants.get_tenant_by_name(session, name).id, key=key)
+    except errors.LeadMLError as exc:
+        fail(exc)
+    console.print("key revoked; its page sessions are signed out")
+
+
+@tenant_app.command("keys")
+def tenant_keys(name: str) -> None:
+    """List a tenant's keys by prefix (the keys themselves are never stored)."""
+    database = open_database()
+    try:
+        with db.transaction(database.sessions) as session:
+            rows = tenants.list_keys(session, tenant_id=tenants.get_tenant_by_name(session, name).id)
+            listing = [{"prefix": k.prefix, "createdAt": k.created_at.isoformat(), "revoked": k.revoked} for k in rows]
+    except errors.LeadMLError as exc:
+        fail(exc)
+    out.print_json(json.dumps(listing))
+
+
 @config_app.command("create")
 def config_create(
     tenant: Annotated[str, typer.Option(help="Tenant name")],
@@ -112,5 +137,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     from leadml.api.app import create_app
 
     database = open_database()
-    uvicorn.run(create_app(database.settings, engine=database.engine), host=host or database.settings.host,
-                port=port or database.settings.port, log_level="info")
+    # The bound host decides the session cookie's Secure flag (not Secure only on loopback).
+    settings = database.settings.model_copy(update={"host": host}) if host else database.settings
+    uvicorn.run(create_app(settings, engine=database.engine), host=settings.host,
+                port=port or settings.port, log_level="info")

@@ -97,4 +97,5 @@ def demo(
 
         from leadml.api.app import create_app
 
-        uvicorn.run(create_app(database.settings, engine=database.engine), host=host, port=port, log_level="info")
+        settings = database.settings.model_copy(update={"host": host})  # decides the cookie's Secure flag
+        uvicorn.run(create_app(settings, engine=database.engine), host=host, port=port, log_level="info")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadml import db
 from leadml.errors import LeadMLError
+from leadml.jobs.fairness import FairQueue
 from leadml.storage.tables import Job
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,25 @@ class JobRunner:
         self.sessions = sessions
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadml-job")
         self._futures: dict[int, Future] = {}
+        self._queue = FairQueue()
         self._lock = threading.Lock()
 
     def submit(self, job_id: int, work: JobFunction) -> None:
+        # Fairness: each pool task runs the next job of the next tenant in turn (jobs/fairness.py).
+        with db.transaction(self.sessions) as session:
+            tenant_id = session.get(Job, job_id).tenant_id
+        future: Future = Future()
         with self._lock:
-            self._futures[job_id] = self._pool.submit(run, self.sessions, job_id, work)
+            self._futures[job_id] = future
+            self._queue.put(tenant_id, (job_id, work, future))
+        self._pool.submit(self._run_next)
+
+    def _run_next(self) -> None:
+        job_id, work, future = self._queue.pop()
+        try:
+            future.set_result(run(self.sessions, job_id, work))
+        except BaseException as exc:  # run() records failures itself; this is the unexpected rest
+            future.set_exception(exc)
 
     def wait(self, job_id: int, timeout: float | None = None) -> None:
         future = self._futures.get(job_id)

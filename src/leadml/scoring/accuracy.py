@@ -1,4 +1,8 @@
-"""Accuracy: the seed's user feedback (validated predictions), counted consistently per type."""
+"""Accuracy: the seed's user feedback (validated predictions), counted consistently per type, and
+outcome-based metrics.
+
+Counting happens in SQL (GROUP BY type); outcome metrics read one small row per lead with an outcome
+(the latest prediction before it, picked in SQL with ROW_NUMBER), never whole prediction rows."""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from leadml.predict import metrics
 from leadml.scoring.documents import PREDICTION_TYPES
 from leadml.storage import models as model_store
-from leadml.storage import predictions as prediction_store
 from leadml.storage.tables import Lead, ModelVersion, Prediction
 
 
@@ -20,21 +23,33 @@ def _ratio(accurate: int, validated: int) -> float | None:
     return round(accurate / validated, 4) if validated else None
 
 
+def _in_period(query, start: datetime | None, end: datetime | None):
+    if start is not None:
+        query = query.where(Prediction.predicted_at >= start)
+    if end is not None:
+        query = query.where(Prediction.predicted_at < end)
+    return query
+
+
 def validation_accuracy(session: Session, *, config_id: int, start: datetime | None, end: datetime | None) -> dict[str, Any]:
-    rows = prediction_store.in_period(session, config_id=config_id, start=start, end=end)
+    accurate_case = func.sum(case((Prediction.was_accurate.is_(True), 1), else_=0))
+    query = _in_period(
+        select(Prediction.type, func.count(), func.count(Prediction.was_accurate), accurate_case)
+        .where(Prediction.config_id == config_id)
+        .group_by(Prediction.type),
+        start, end,
+    )
+    counts = {row[0]: (int(row[1]), int(row[2]), int(row[3] or 0)) for row in session.execute(query)}
     by_type: dict[str, dict[str, Any]] = {}
     for prediction_type in PREDICTION_TYPES:
-        of_type = [r for r in rows if r.type == prediction_type]
-        validated = [r for r in of_type if r.was_accurate is not None]
-        accurate = sum(1 for r in validated if r.was_accurate)
+        total, validated, accurate = counts.get(prediction_type, (0, 0, 0))
         by_type[prediction_type] = {
-            "total": len(of_type), "validated": len(validated), "accurate": accurate,
-            "accuracy": _ratio(accurate, len(validated)),
+            "total": total, "validated": validated, "accurate": accurate, "accuracy": _ratio(accurate, validated),
         }
     validated_count = sum(t["validated"] for t in by_type.values())
     accurate_count = sum(t["accurate"] for t in by_type.values())
     return {
-        "totalPredictions": len(rows),
+        "totalPredictions": sum(total for total, _, _ in counts.values()),
         "validatedCount": validated_count,
         "accurateCount": accurate_count,
         # Share of validated predictions users marked accurate (None until any are validated).
@@ -44,23 +59,20 @@ def validation_accuracy(session: Session, *, config_id: int, start: datetime | N
 
 
 def _outcome_rows(session: Session, *, config_id: int, prediction_type: str, start, end):
-    """(prediction, lead) pairs where the lead's outcome came after the prediction: the latest such
-    prediction per lead, so each lead counts once."""
-    query = (
-        select(Prediction, Lead)
+    """For each lead whose outcome came after a prediction: the latest such prediction (one row per
+    lead, chosen in SQL), as plain columns."""
+    latest_first = func.row_number().over(
+        partition_by=Prediction.lead_id, order_by=(Prediction.predicted_at.desc(), Prediction.id.desc()))
+    ranked = _in_period(
+        select(Prediction.lead_id, Prediction.probability, Prediction.predicted_days, Prediction.interval_low,
+               Prediction.interval_high, Prediction.source, Prediction.model_version_id, Prediction.predicted_at,
+               Lead.outcome_status, Lead.outcome_at, latest_first.label("rank"))
         .join(Lead, Lead.id == Prediction.lead_id)
         .where(Prediction.config_id == config_id, Prediction.type == prediction_type,
-               Lead.outcome_status.in_(("converted", "lost")), Prediction.predicted_at < Lead.outcome_at)
-        .order_by(Prediction.lead_id, Prediction.predicted_at.desc(), Prediction.id.desc())
-    )
-    if start is not None:
-        query = query.where(Prediction.predicted_at >= start)
-    if end is not None:
-        query = query.where(Prediction.predicted_at < end)
-    latest: dict[int, tuple] = {}
-    for prediction, lead in session.execute(query):
-        latest.setdefault(lead.id, (prediction, lead))
-    return list(latest.values())
+               Lead.outcome_status.in_(("converted", "lost")), Prediction.predicted_at < Lead.outcome_at),
+        start, end,
+    ).subquery()
+    return session.execute(select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.lead_id)).all()
 
 
 def outcome_accuracy(session: Session, *, config_id: int, horizon_days: int, start: datetime | None,
@@ -68,11 +80,11 @@ def outcome_accuracy(session: Session, *, config_id: int, horizon_days: int, sta
     """Real metrics from recorded outcomes, per predictor (source and model version)."""
     versions = {v.id: v.version for v in session.scalars(select(ModelVersion).where(ModelVersion.config_id == config_id))}
     groups: dict[tuple, list] = {}
-    for prediction, lead in _outcome_rows(session, config_id=config_id, prediction_type="CONVERSION", start=start, end=end):
-        key = (prediction.source, versions.get(prediction.model_version_id))
-        converted = lead.outcome_status == "converted" and (
-            (lead.outcome_at - prediction.predicted_at).total_seconds() <= horizon_days * 86400)
-        groups.setdefault(key, []).append((prediction.probability, 1 if converted else 0))
+    for row in _outcome_rows(session, config_id=config_id, prediction_type="CONVERSION", start=start, end=end):
+        key = (row.source, versions.get(row.model_version_id))
+        converted = row.outcome_status == "converted" and (
+            (row.outcome_at - row.predicted_at).total_seconds() <= horizon_days * 86400)
+        groups.setdefault(key, []).append((row.probability, 1 if converted else 0))
     conversion = []
     for (source, version), pairs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         p = np.array([a for a, _ in pairs], dtype=float)
@@ -87,13 +99,12 @@ def outcome_accuracy(session: Session, *, config_id: int, horizon_days: int, sta
             entry["brier"] = round(metrics.brier(y, p), 4)
         conversion.append(entry)
     time_groups: dict[tuple, list] = {}
-    for prediction, lead in _outcome_rows(session, config_id=config_id, prediction_type="TIME_TO_CLOSE", start=start, end=end):
-        if lead.outcome_status != "converted" or prediction.predicted_days is None:
+    for row in _outcome_rows(session, config_id=config_id, prediction_type="TIME_TO_CLOSE", start=start, end=end):
+        if row.outcome_status != "converted" or row.predicted_days is None:
             continue
-        actual = (lead.outcome_at - prediction.predicted_at).total_seconds() / 86400
-        key = (prediction.source, versions.get(prediction.model_version_id))
-        time_groups.setdefault(key, []).append((actual, prediction.predicted_days, prediction.interval_low,
-                                                prediction.interval_high))
+        actual = (row.outcome_at - row.predicted_at).total_seconds() / 86400
+        key = (row.source, versions.get(row.model_version_id))
+        time_groups.setdefault(key, []).append((actual, row.predicted_days, row.interval_low, row.interval_high))
     time_to_close = []
     for (source, version), rows in time_groups.items():
         actual, predicted, low, high = (np.array(col, dtype=float) for col in zip(*rows, strict=True))

@@ -29,16 +29,15 @@ def priority_of(result: PredictionResult, recency_score: float | None) -> tuple[
 def document(
     result: PredictionResult, *, prediction_type: str, prediction_id: int, predicted_at: datetime,
     valid_until: datetime, recency_score: float | None, llm_metadata: dict[str, Any] | None = None,
-    deal_value: float | None = None,
+    deal_value: float | None = None, pipeline_value: float | None = None,
 ) -> dict[str, Any]:
-    """Every field a client may read; a cached read returns this same document."""
+    """Every field a client may read; a cached read returns this same document.
+
+    `predictedValue` is the deal value, as in the seed: the lead's pipeline value, else the LLM's
+    estimate (`deal_value`, also shown alone as `predictedDealValue`), else null; never a copy of
+    the probability."""
+    value = pipeline_value if pipeline_value is not None else deal_value
     priority_score, priority_tier = priority_of(result, recency_score)
-    predicted_value = {
-        "CONVERSION": result.probability,
-        "TIME_TO_CLOSE": result.predicted_days,
-        "SCORE": result.score,
-        "PRIORITY": priority_score,
-    }[prediction_type]
     return {
         "predictionId": prediction_id,
         "predictionType": prediction_type,
@@ -47,7 +46,7 @@ def document(
         "probability": round(result.probability, 6),
         "confidence": round(result.confidence, 4),
         "confidenceMeaning": CONFIDENCE_MEANING,
-        "predictedValue": round(predicted_value, 6),
+        "predictedValue": round(float(value), 2) if value is not None else None,
         "predictedDays": round(result.predicted_days, 1),
         "confidenceInterval": {"low": round(result.interval_low, 1), "high": round(result.interval_high, 1)},
         "predictedScore": round(result.score, 1),

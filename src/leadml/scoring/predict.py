@@ -79,6 +79,7 @@ def _store(session: Session, *, lead: Lead, config: ScoringConfig, result: Predi
         doc = stored["doc"] = documents.document(
             result, prediction_type=prediction_type, prediction_id=prediction_id, predicted_at=now,
             valid_until=valid_until, recency_score=recency_score, llm_metadata=llm_metadata, deal_value=deal_value,
+            pipeline_value=lead.pipeline_value,
         )
         return dict(
             config_id=config.id, probability=result.probability, confidence=result.confidence,

@@ -51,6 +51,29 @@ class ApiKey(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class WebSession(Base):
+    """A signed-in ML Insights page: the cookie carries a random token, only its hash is stored.
+
+    Bound to the API key that opened it, so revoking the key ends it; signing out deletes it."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(EpochMillis)
+    expires_at: Mapped[datetime] = mapped_column(EpochMillis)
+
+
+class ServerSecret(Base):
+    """Per-installation secrets generated on first use (e.g. the session-signing secret)."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(EpochMillis)
+
+
 class ScoringConfig(Base):
     __tablename__ = "scoring_configs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadml.api.deps import SessionDep, TenantDep
+from leadml.api.deps import IdPath, SessionDep, TenantDep
 from leadml.api.schemas import ConfigCreate, ConfigList, ConfigOut, ConfigUpdate
 from leadml.storage import configs
 
@@ -22,11 +22,11 @@ def list_configs(session: SessionDep, tenant_id: TenantDep):
 
 
 @router.get("/configs/{config_id}", response_model=ConfigOut)
-def get_config(config_id: int, session: SessionDep, tenant_id: TenantDep):
+def get_config(config_id: IdPath, session: SessionDep, tenant_id: TenantDep):
     return configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
 
 
 @router.patch("/configs/{config_id}", response_model=ConfigOut)
-def update_config(config_id: int, body: ConfigUpdate, session: SessionDep, tenant_id: TenantDep):
+def update_config(config_id: IdPath, body: ConfigUpdate, session: SessionDep, tenant_id: TenantDep):
     config = configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
     return configs.update_config(session, config=config, values=body.model_dump(exclude_unset=True))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from leadml.api.deps import SessionDep, TenantDep
+from leadml.api.deps import IdPath, SessionDep, TenantDep
 from leadml.api.schemas import Camel
 from leadml.storage import configs
 from leadml.storage import ranking as ranking_store
@@ -35,7 +35,7 @@ class RankedLeads(Camel):
 
 
 @router.get("/{config_id}/ml/top-leads", response_model=RankedLeads, response_model_by_alias=True)
-def top_leads(config_id: int, session: SessionDep, tenant_id: TenantDep,
+def top_leads(config_id: IdPath, session: SessionDep, tenant_id: TenantDep,
               n: Annotated[int, Query(ge=1, le=1000, description="how many leads, best first")] = 10):
     configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
     return {"leads": ranking_store.top_leads(session, config_id=config_id, n=n)}
