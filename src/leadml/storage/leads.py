@@ -60,3 +60,7 @@ def existing_event_ids(session: Session, *, config_id: int, event_ids: Iterable[
 
 def activities_for_lead(session: Session, *, lead_id: int) -> list[Activity]:
     return list(session.scalars(select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.occurred_at)))
+
+
+def count_leads(session: Session, *, config_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Lead).where(Lead.config_id == config_id)) or 0
