@@ -21,18 +21,24 @@ def _camel(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def priority_of(result: PredictionResult, recency_score: float | None) -> tuple[float, str]:
+def priority_of(result: PredictionResult, recency_score: float | None,
+                bands=ranking.DEFAULT_BANDS) -> tuple[float, str]:
     score = ranking.priority_score(result.probability, recency_score, result.predicted_days)
-    return score, ranking.priority_tier(score)
+    return score, ranking.priority_tier(score, bands)
+
+
+def top_reason_names(result: PredictionResult, k: int = 3) -> str:
+    """The strongest positive reasons' features, comma-separated (the bulk path stores the same)."""
+    return ",".join(r.feature for r in result.top_positive[:k])
 
 
 def document(
     result: PredictionResult, *, prediction_type: str, prediction_id: int, predicted_at: datetime,
     valid_until: datetime, recency_score: float | None, llm_metadata: dict[str, Any] | None = None,
-    deal_value: float | None = None,
+    deal_value: float | None = None, bands=ranking.DEFAULT_BANDS,
 ) -> dict[str, Any]:
     """Every field a client may read; a cached read returns this same document."""
-    priority_score, priority_tier = priority_of(result, recency_score)
+    priority_score, priority_tier = priority_of(result, recency_score, bands)
     predicted_value = {
         "CONVERSION": result.probability,
         "TIME_TO_CLOSE": result.predicted_days,

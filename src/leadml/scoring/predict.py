@@ -72,12 +72,13 @@ def predict_lead(
     session.flush()
     doc = documents.document(
         result, prediction_type=prediction_type, prediction_id=row.id, predicted_at=now, valid_until=valid_until,
-        recency_score=features["temporal"].get("recencyScore"),
+        recency_score=features["temporal"].get("recencyScore"), bands=configs.priority_bands(config),
         llm_metadata=narration.metadata, deal_value=narration.deal_value,
     )
     row.payload = doc
     row.priority_score = doc["priorityScore"]
     row.priority_tier = doc["priorityTier"]
+    row.top_reasons = documents.top_reason_names(result)
     session.flush()
     return PredictionOutcome(prediction=row, document=doc, cached=False)
 
