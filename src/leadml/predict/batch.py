@@ -18,6 +18,7 @@ stay with the one-lead path.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ class BatchResult:
     contributions: np.ndarray
     features: list[str]
     categories: dict[str, str]
+    explain_seconds: float = 0.0  # time spent on the contributions (the cost of the reasons)
 
 
 def _rule_reason_name(term) -> str:
@@ -93,10 +95,12 @@ def model_batch(bundle: TrainedBundle, features: pl.DataFrame, *, thresholds: Th
     breakdown falls back to the probability spread by category weight)."""
     frame = _model_frame(bundle, features)
     probability = bundle.conversion.predict_proba(frame)[:, 1]
+    started = time.perf_counter()
     if explain_reasons:
         _base, contributions = bundle.conversion.contributions(frame)
     else:
         contributions = np.zeros((len(frame), len(bundle.columns)))
+    explain_seconds = time.perf_counter() - started
     if bundle.confidence_bins:
         confidence = pl.Series("confidence", _confidence_from_bins(bundle.confidence_bins, probability))
         result = prepared(features).with_columns(pl.Series("probability", probability), confidence)
@@ -123,4 +127,5 @@ def model_batch(bundle: TrainedBundle, features: pl.DataFrame, *, thresholds: Th
         **{f"score_{c}": pl.Series(score * strength[c] / total_strength) for c in CATEGORY_WEIGHTS},
     ).with_columns(score_level=level_expr(thresholds))
     return BatchResult(table=result.select(RESULT_COLUMNS), contributions=contributions,
-                       features=list(bundle.columns), categories=dict(bundle.categories))
+                       features=list(bundle.columns), categories=dict(bundle.categories),
+                       explain_seconds=explain_seconds)

@@ -93,13 +93,17 @@ class BulkSummary:
     source: str = "rules"
     model_version: int | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # Seconds per stage: waiting for features, predicting, explaining (inside predicting), writing.
+    timings: dict[str, float] = field(default_factory=lambda: {"features": 0.0, "predict": 0.0, "explain": 0.0,
+                                                               "write": 0.0})
 
     def as_dict(self) -> dict[str, Any]:
         rate = self.processed / self.seconds if self.seconds > 0 else None
         return {"processed": self.processed, "successful": self.successful, "failed": self.failed,
                 "reused": self.reused, "total": self.total, "seconds": round(self.seconds, 3),
                 "leadsPerSecond": round(rate, 1) if rate else None, "source": self.source,
-                "modelVersion": self.model_version, "errors": self.errors[:20]}
+                "modelVersion": self.model_version, "errors": self.errors[:20],
+                "stageSeconds": {k: round(v, 2) for k, v in self.timings.items()}}
 
 
 # --- planning ---------------------------------------------------------------------------------------
@@ -205,7 +209,8 @@ def _texts(reasons: pl.Expr) -> pl.Expr:
     return reasons.list.eval(pl.element().struct.field("text")).list.join(", ")
 
 
-def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: bool = True) -> pl.DataFrame:
+def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: bool = True,
+                timings: dict[str, float] | None = None) -> pl.DataFrame:
     """One chunk of feature rows -> one row per lead with every stored field (payload as JSON text)."""
     predictor = plan_.predictor
     bundle = getattr(predictor, "bundle", None)
@@ -214,6 +219,8 @@ def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: boo
                                            explain_reasons=explain_reasons)
     else:
         result = batch_predict.rules_batch(features, thresholds=plan_.thresholds)
+    if timings is not None:
+        timings["explain"] = timings.get("explain", 0.0) + result.explain_seconds
     table = result.table.with_columns(features.get_column("recencyScore").alias("_recency"))
     table = table.with_columns(
         priority_score=ranking.priority_score_expr("probability", "_recency", "predicted_days"),
@@ -315,9 +322,15 @@ def run(engine: Engine, sessions: sessionmaker[Session], plan_: BulkPlan, *, req
                           model_version=plan_.predictor.model_version)
     if progress:
         progress(summary)
+    clock = time.perf_counter()
     for features in feature_chunks(source if source is not None else engine, plan_, chunk_leads=request.chunk_leads):
-        scored = score_chunk(features, plan_, explain_reasons=request.explain)
+        summary.timings["features"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        scored = score_chunk(features, plan_, explain_reasons=request.explain, timings=summary.timings)
+        del features
         lead_ids = scored.get_column("lead_id").to_list()
+        summary.timings["predict"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         with db.transaction(sessions) as session:
             written = prediction_store.write_bulk(session, lead_ids=lead_ids,
                                                   make_rows=lambda ids, s=scored: _rows(s, ids, plan_))
@@ -326,8 +339,11 @@ def run(engine: Engine, sessions: sessionmaker[Session], plan_: BulkPlan, *, req
             summary.seconds = time.perf_counter() - started
             if checkpoint:
                 checkpoint(session, lead_ids[-1], summary)
+        del scored
+        summary.timings["write"] += time.perf_counter() - clock
         if progress:
             progress(summary)
+        clock = time.perf_counter()
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -80,7 +80,7 @@ def for_config(engine: Engine, *, config_id: int, as_of: datetime, timezone: str
                     break
                 if isinstance(item, tuple):
                     raise RuntimeError(f"feature computation failed: {item[1]}")
-                frame = pl.read_ipc(item, memory_map=False)
+                frame = pl.read_ipc(item)
                 Path(item).unlink()
                 yield frame
         finally:
