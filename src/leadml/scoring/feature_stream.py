@@ -9,7 +9,10 @@ the current one, so both cores work. Elsewhere (PostgreSQL) the stream runs in t
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -40,18 +43,27 @@ def for_leads(source: Engine | Session, *, config_id: int, lead_ids: Sequence[in
                                     custom_attributes=custom_attributes, attribute_kinds=attribute_kinds)
 
 
-def _child(url: str, directory: str, queue, kwargs: dict[str, Any]) -> None:
+def _child_main() -> None:
+    """The child: compute the features chunk by chunk, write each as an Arrow file, print its path."""
+    import json
+    import sys
+
     from leadml import db
 
-    engine = db.make_engine(url)
+    spec = json.loads(sys.stdin.readline())
+    kwargs = spec["kwargs"]
+    kwargs["as_of"] = datetime.fromisoformat(kwargs["as_of"])
+    engine = db.make_engine(spec["url"])
     try:
         for index, frame in enumerate(feature_frames.compute_features_for_config(engine, **kwargs)):
-            path = Path(directory) / f"features-{index}.arrow"
+            path = Path(spec["directory"]) / f"features-{index}.arrow"
             frame.write_ipc(path)
-            queue.put(str(path))
-        queue.put(_DONE)
-    except BaseException as exc:  # the parent re-raises it
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+            del frame
+            print(path, flush=True)
+            # Wait until the parent took it (one line back), so at most one chunk waits on disk.
+            if not sys.stdin.readline():
+                return
+        print(_DONE, flush=True)
     finally:
         engine.dispose()
 
@@ -67,23 +79,30 @@ def for_config(engine: Engine, *, config_id: int, as_of: datetime, timezone: str
     if not separate_process:
         yield from feature_frames.compute_features_for_config(engine, **kwargs)
         return
-    context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="leadml-bulk-") as directory:
-        queue = context.Queue(maxsize=2)  # at most two chunks wait on disk: memory and disk stay bounded
-        url = engine.url.render_as_string(hide_password=False)
-        child = context.Process(target=_child, args=(url, directory, queue, kwargs), daemon=True)
-        child.start()
+        spec = {"url": engine.url.render_as_string(hide_password=False), "directory": directory,
+                "kwargs": {**kwargs, "as_of": as_of.isoformat()}}
+        child = subprocess.Popen([sys.executable, "-c", "from leadml.scoring.feature_stream import _child_main; "
+                                  "_child_main()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         try:
+            child.stdin.write(json.dumps(spec) + "\n")
+            child.stdin.flush()
             while True:
-                item = queue.get()
-                if item == _DONE:
+                line = child.stdout.readline().strip()
+                if line == _DONE:
                     break
-                if isinstance(item, tuple):
-                    raise RuntimeError(f"feature computation failed: {item[1]}")
-                frame = pl.read_ipc(item)
-                Path(item).unlink()
+                if not line:
+                    child.wait()
+                    raise RuntimeError(f"feature computation failed (exit code {child.returncode}); see its log")
+                frame = pl.read_ipc(line)
+                Path(line).unlink()
+                child.stdin.write("next\n")
+                child.stdin.flush()
                 yield frame
         finally:
-            if child.is_alive():
-                child.terminate()
-            child.join()
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            for stream in (child.stdin, child.stdout):
+                stream.close()
