@@ -42,8 +42,9 @@ def bulk_work(engine: Engine, sessions: sessionmaker[Session], job_id: int, *, m
         with db.transaction(sessions) as session:
             job = session.get(Job, job_id)
             request = bulk.BulkRequest(**job.params["request"])
-            resume_after = (job.result or {}).get("resumeAfterLeadId")
-            already = (job.result or {}).get("written", 0)
+            # The checkpoint lives in params: the runner replaces `result` when a run ends, even a failed one.
+            saved = job.params.get("checkpoint") or {}
+            resume_after, already = saved.get("resumeAfterLeadId"), saved.get("written", 0)
             config = configs.get_config(session, tenant_id=None, config_id=job.config_id)
             plan = bulk.plan(session, config=config, request=request, model_loader=model_loader,
                              resume_after=resume_after)
@@ -54,8 +55,8 @@ def bulk_work(engine: Engine, sessions: sessionmaker[Session], job_id: int, *, m
             if row.status == "cancelling":
                 raise Cancelled()  # rolls this chunk back: whole chunks only
             row.processed, row.total, row.failed = already + summary.processed, total, summary.failed
-            row.result = {"resumeAfterLeadId": last_lead_id, "written": already + summary.successful,
-                          "source": summary.source}
+            row.params = {**row.params, "checkpoint": {"resumeAfterLeadId": last_lead_id,
+                                                        "written": already + summary.successful}}
 
         def progress(summary: bulk.BulkSummary) -> None:
             if context.on_progress:

@@ -151,13 +151,24 @@ def _model_attributes(plan_: BulkPlan) -> tuple[list[str] | None, dict[str, Any]
     return names, kinds
 
 
-def feature_chunks(source: Engine | Session, plan_: BulkPlan, *, chunk_leads: int) -> Iterator[pl.DataFrame]:
-    """Feature frames of `plan_.to_score`, in lead id order, one per chunk."""
+def feature_chunks(source: Engine | Session, plan_: BulkPlan, *, chunk_leads: int,
+                   by_id: bool | None = None) -> Iterator[pl.DataFrame]:
+    """Feature frames of `plan_.to_score`, in lead id order, one per chunk. `by_id`: read the chosen
+    leads by id (default when they are few, or inside a session) rather than pass over the config."""
     if not plan_.to_score:
         return
     names, kinds = _model_attributes(plan_)
-    by_id = isinstance(source, Session) or len(plan_.to_score) < BY_ID_SHARE * max(plan_.total_leads, 1)
+    if by_id is None:
+        by_id = isinstance(source, Session) or len(plan_.to_score) < BY_ID_SHARE * max(plan_.total_leads, 1)
     if by_id:
+        if isinstance(source, Engine) and source.dialect.name == "sqlite":
+            # Through this process's own SQLite driver (the fast reader's library must stay out of it).
+            with source.connect() as connection:
+                yield from feature_stream.for_leads(connection, config_id=plan_.config_id, lead_ids=plan_.to_score,
+                                                    as_of=plan_.now, timezone=plan_.timezone,
+                                                    custom_attributes=names, attribute_kinds=kinds,
+                                                    chunk_leads=chunk_leads)
+            return
         yield from feature_stream.for_leads(source, config_id=plan_.config_id, lead_ids=plan_.to_score,
                                             as_of=plan_.now, timezone=plan_.timezone, custom_attributes=names,
                                             attribute_kinds=kinds, chunk_leads=chunk_leads)
@@ -166,7 +177,7 @@ def feature_chunks(source: Engine | Session, plan_: BulkPlan, *, chunk_leads: in
     for frame in feature_stream.for_config(source, config_id=plan_.config_id, as_of=plan_.now,
                                           timezone=plan_.timezone, custom_attributes=names, attribute_kinds=kinds,
                                           chunk_leads=chunk_leads):
-        chunk = frame.filter(pl.col("lead_id").is_in(wanted))
+        chunk = frame.filter(pl.col("lead_id").is_in(wanted.implode()))
         if chunk.height:
             yield chunk
 
