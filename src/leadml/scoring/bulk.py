@@ -193,31 +193,37 @@ def _words(feature: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", feature.split("#")[0]).lower()
 
 
-def _reason_structs(index: np.ndarray, value: np.ndarray, names: Sequence[str],
-                    categories: dict[str, str], positive: bool) -> pl.Expr:
-    """A list of {feature, category, contribution, text} per lead from top_k's index/value arrays."""
-    words = {i: _words(n) for i, n in enumerate(names)}
-    cats = {i: (categories.get(n, "custom") if categories.get(n, "custom") in explain.CATEGORIES else "custom")
-            for i, n in enumerate(names)}
+def _reasons(index: np.ndarray, value: np.ndarray, names: Sequence[str], categories: dict[str, str],
+             positive: bool) -> tuple[pl.Series, pl.Series]:
+    """(JSON array of {feature, category, contribution, text}, the texts joined by ", ") per lead,
+    from top_k's index/value arrays. Built as strings: polars list-of-struct columns are slow here."""
     verb = "raises" if positive else "lowers"
-    slots = []
+    texts = np.array([f"{_words(n)} ({verb} the chance)" for n in names] + [None], dtype=object)
+    heads = np.array(
+        [f'{{"feature":{json.dumps(n)},"category":'
+         f'{json.dumps(c if (c := categories.get(n, "custom")) in explain.CATEGORIES else "custom")},"contribution":'
+         for n in names] + [None], dtype=object)
+    tails = np.array([f',"text":{json.dumps(t)}}}' for t in texts[:-1]] + [None], dtype=object)
+    objects, plain = [], []
     for k in range(index.shape[1]):
-        idx = pl.Series(index[:, k])
-        slot = pl.struct(
-            feature=pl.lit(idx).replace_strict(dict(enumerate(names)), default=None, return_dtype=pl.String),
-            category=pl.lit(idx).replace_strict(cats, default=None, return_dtype=pl.String),
-            contribution=pl.lit(pl.Series(np.round(value[:, k], 4))),
-            text=pl.format("{} ({} the chance)", pl.lit(idx).replace_strict(words, default=None, return_dtype=pl.String),
-                           pl.lit(verb)),
-        )
-        slots.append(pl.when(pl.lit(idx) >= 0).then(slot))
-    if not slots:
-        return pl.lit([], dtype=pl.List(pl.Struct({"feature": pl.String})))
-    return pl.concat_list(slots).list.drop_nulls()
-
-
-def _texts(reasons: pl.Expr) -> pl.Expr:
-    return reasons.list.eval(pl.element().struct.field("text")).list.join(", ")
+        slot = np.where(index[:, k] >= 0, index[:, k], len(names))
+        # Gather from small lookup Series (one value per feature, null for "no reason").
+        gather = pl.Series(slot, dtype=pl.UInt32)
+        frame = pl.DataFrame({
+            "head": pl.Series(heads.tolist(), dtype=pl.String).gather(gather),
+            "value": np.round(value[:, k], 4),
+            "tail": pl.Series(tails.tolist(), dtype=pl.String).gather(gather),
+            "text": pl.Series(texts.tolist(), dtype=pl.String).gather(gather),
+        })
+        objects.append(frame.select(pl.concat_str("head", pl.col("value").cast(pl.String), "tail")).to_series())
+        plain.append(frame.get_column("text"))
+    if not objects:
+        return pl.repeat("[]", len(index), eager=True), pl.Series([None] * len(index), dtype=pl.String)
+    frame = pl.DataFrame({f"o{k}": o for k, o in enumerate(objects)} | {f"t{k}": t for k, t in enumerate(plain)})
+    arrays = frame.select(pl.concat_str([pl.lit("["), pl.concat_str(pl.col("^o.*$"), separator=",", ignore_nulls=True),
+                                         pl.lit("]")])).to_series()
+    joined = frame.select(pl.concat_str(pl.col("^t.*$"), separator=", ", ignore_nulls=True)).to_series()
+    return arrays, joined.replace("", None)
 
 
 def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: bool = True,
@@ -241,8 +247,8 @@ def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: boo
     else:
         empty = np.full((table.height, 0), -1)
         pos_i, pos_v, neg_i, neg_v = empty, empty.astype(float), empty, empty.astype(float)
-    positive = _reason_structs(pos_i, pos_v, result.features, result.categories, True)
-    negative = _reason_structs(neg_i, neg_v, result.features, result.categories, False)
+    positive, positive_text = _reasons(pos_i, pos_v, result.features, result.categories, True)
+    negative, negative_text = _reasons(neg_i, neg_v, result.features, result.categories, False)
     names = pl.Series(list(result.features))
     top_names = [pl.lit(pl.Series(pos_i[:, k])).replace_strict(dict(enumerate(names.to_list())), default=None,
                                                                  return_dtype=pl.String)
@@ -250,13 +256,13 @@ def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: boo
     valid_until = plan_.now + plan_.validity
     pct = (pl.col("probability") * 100).round(0).cast(pl.Int64)
     table = table.with_columns(
-        _positive=positive, _negative=negative,
+        _positive=positive, _negative=negative, _positive_text=positive_text, _negative_text=negative_text,
         top_reasons=pl.concat_str(top_names, separator=",", ignore_nulls=True) if top_names else pl.lit(None, pl.String),
     )
     explanation = pl.concat_str([
         pl.format("Conversion probability is {}% ({}).", pct, pl.col("score_level")),
-        pl.when(pl.col("_positive").list.len() > 0).then(pl.format(" Raising it: {}.", _texts(pl.col("_positive")))),
-        pl.when(pl.col("_negative").list.len() > 0).then(pl.format(" Lowering it: {}.", _texts(pl.col("_negative")))),
+        pl.format(" Raising it: {}.", pl.col("_positive_text")),
+        pl.format(" Lowering it: {}.", pl.col("_negative_text")),
         pl.format(" Expected to close in about {} days (between {} and {}).",
                   pl.col("predicted_days").round(0).cast(pl.Int64), pl.col("interval_low").round(0).cast(pl.Int64),
                   pl.col("interval_high").round(0).cast(pl.Int64)),
@@ -277,16 +283,17 @@ def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: boo
         priorityScore=pl.col("priority_score").round(2),
         priorityTier=pl.col("priority_tier"),
         explanation=explanation,
-        topPositiveReasons=pl.col("_positive"),
-        topNegativeReasons=pl.col("_negative"),
         predictedAt=pl.lit(plan_.now.isoformat()),
         validUntil=pl.lit(valid_until.isoformat()),
         detail=pl.lit("summary"),
     )
+    # The reasons arrays are JSON already: spliced in before the closing brace.
+    encoded = pl.concat_str([document.struct.json_encode().str.head(-1), pl.lit(',"topPositiveReasons":'),
+                             pl.col("_positive"), pl.lit(',"topNegativeReasons":'), pl.col("_negative"), pl.lit("}")])
     return table.with_columns(
         priority_score=pl.col("priority_score").round(2),
-        _document=document.struct.json_encode(),
-    ).drop("_positive", "_negative", "_recency")
+        _document=encoded,
+    ).drop("_positive", "_negative", "_positive_text", "_negative_text", "_recency")
 
 
 # Keys every stored document has; a bulk summary leaves the one-lead narrative parts empty.
