@@ -190,7 +190,7 @@ def test_bulk_predict_endpoint_sync_async_and_conflict(client, engine, sessions,
     result = first["result"]
     for key in ("probability", "confidence", "predictedDays", "confidenceInterval", "predictedScore",
                 "scoreBreakdown", "predictedScoreLevel", "priorityScore", "priorityTier", "topPositiveReasons",
-                "explanation", "predictionId"):
+                "explanation", "predictionId", "llmMetadata", "confidenceMeaning", "riskFactors"):
         assert key in result
     # The same prediction is what GET .../ml/prediction returns.
     got = client.get(f"/api/lead-scoring/leads/{first['leadId']}/ml/prediction", headers=headers).json()
@@ -236,7 +236,7 @@ def test_rankings_read_stored_predictions_with_paging_tiers_and_insights(client,
     assert page["insights"]["rankedLeadCount"] == len(wanted)
     scores = [x["priorityScore"] for x in page["rankings"]]
     assert scores == sorted(scores, reverse=True)
-    assert isinstance(page["llmMetadata"], dict)
+    assert isinstance(page["llmMetadata"], dict) and page["llmMetadata"]["model"] == "computed"
     with db.transaction(sessions) as session:
         top = session.scalar(select(func.count()).select_from(Prediction).where(
             Prediction.config_id == config_id, Prediction.status == "ACTIVE", Prediction.priority_tier == "top"))

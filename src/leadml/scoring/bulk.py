@@ -34,8 +34,9 @@ from leadml import db, errors
 from leadml.features.catalogue import FEATURES
 from leadml.predict import batch as batch_predict
 from leadml.predict import explain, ranking
-from leadml.predict.result import Thresholds
-from leadml.scoring import feature_stream, predictors
+from leadml.predict.confidence import CONFIDENCE_MEANING
+from leadml.predict.result import PredictionResult, Thresholds
+from leadml.scoring import feature_stream, llm, predictors
 from leadml.storage import configs
 from leadml.storage import leads as lead_store
 from leadml.storage import predictions as prediction_store
@@ -296,8 +297,17 @@ def score_chunk(features: pl.DataFrame, plan_: BulkPlan, *, explain_reasons: boo
     ).drop("_positive", "_negative", "_positive_text", "_negative_text", "_recency")
 
 
-# Keys every stored document has; a bulk summary leaves the one-lead narrative parts empty.
-_EMPTY_PARTS = '"riskFactors":[],"recommendations":[],"factors":[],"accelerationOpportunities":[],"llmMetadata":null'
+
+
+def _fixed_parts(plan_: BulkPlan) -> str:
+    """The document keys that are the same for every lead of a bulk run."""
+    predictor = plan_.predictor
+    numbers = PredictionResult(source=predictor.source, probability=0.0, confidence=0.0, score_level="DEAD",
+                               predicted_days=0.0, interval_low=0.0, interval_high=0.0, score=0.0,
+                               score_breakdown={}, model_version=predictor.model_version)
+    return (f'"riskFactors":[],"recommendations":[],"factors":[],"accelerationOpportunities":[],'
+            f'"confidenceMeaning":{json.dumps(CONFIDENCE_MEANING)},"predictedDealValue":null,'
+            f'"llmMetadata":{json.dumps(llm.metadata(numbers, detail="bulk scoring: numbers and reasons only"))}')
 
 
 def _rows(scored: pl.DataFrame, ids: list[int], plan_: BulkPlan) -> list[tuple]:
@@ -313,7 +323,7 @@ def _rows(scored: pl.DataFrame, ids: list[int], plan_: BulkPlan) -> list[tuple]:
         "score_level", "priority_score", "priority_tier", "top_reasons",
         # The id goes first in the document (as the one-lead path returns it), the rest after.
         pl.concat_str([pl.lit('{"predictionId":'), pl.col("id").cast(pl.String), pl.lit(","),
-                       pl.lit(_EMPTY_PARTS), pl.lit(","), pl.col("_document").str.slice(1)]).alias("payload"),
+                       pl.lit(_fixed_parts(plan_)), pl.lit(","), pl.col("_document").str.slice(1)]).alias("payload"),
         pl.lit(predictor.source).alias("source"),
         pl.lit(predictor.model_version_id, dtype=pl.Int64).alias("model_version_id"),
         pl.lit(plan_.rule_based_only).alias("rule_based_only"),

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leadml import errors
+from leadml.scoring import llm
 from leadml.storage import configs
 from leadml.storage import ranking as ranking_store
 
@@ -63,7 +64,8 @@ def common_patterns(summary: dict[str, Any]) -> list[str]:
 
 
 def ranked_leads(session: Session, *, tenant_id: int, config_id: int, limit: int, offset: int = 0,
-                 min_score: float | None = None, min_probability: float | None = None) -> dict[str, Any]:
+                 min_score: float | None = None, min_probability: float | None = None,
+                 llm_service=None) -> dict[str, Any]:
     config = configs.get_config(session, tenant_id=tenant_id, config_id=config_id)
     rankings = ranking_store.ranked(session, config_id=config.id, limit=limit, offset=offset, min_score=min_score,
                                     min_probability=min_probability)
@@ -78,8 +80,9 @@ def ranked_leads(session: Session, *, tenant_id: int, config_id: int, limit: int
     }
     if NARRATIVE_HOOK is not None:
         insights.update(NARRATIVE_HOOK(insights, rankings))
-    llm_metadata = {"source": "stored predictions", "narrative": None,
-                    "note": "insights are computed from the stored predictions; no LLM was called"}
+    # With the config's LLM on, its phrases replace the computed patterns (numbers stay computed).
+    insights, llm_metadata = llm.narrate_ranking_insights(llm_service, config=config, tenant=config.tenant_id,
+                                                          rankings=rankings, insights=insights)
     return {"rankings": rankings, "insights": insights, "llmMetadata": llm_metadata,
             "paging": {"limit": limit, "offset": offset, "total": summary["total"]}}
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from leadml.api.deps import SessionDep, TenantDep
+from pydantic import ConfigDict
+
 from leadml.api.schemas import Camel
 from leadml.scoring import rankings
 from leadml.storage import configs
@@ -43,6 +45,7 @@ def top_leads(config_id: int, session: SessionDep, tenant_id: TenantDep,
 
 
 class Insights(Camel):
+    model_config = ConfigDict(extra="allow")  # e.g. an LLM-written `summary`
     top_lead_count: int
     avg_conversion_probability: float | None
     common_patterns: list[str]
@@ -60,7 +63,7 @@ class RankedLeadsPage(Camel):
 
 @router.get("/{config_id}/ml/ranked-leads", response_model=RankedLeadsPage, response_model_by_alias=True)
 def ranked_leads(
-    config_id: int, session: SessionDep, tenant_id: TenantDep,
+    config_id: int, request: Request, session: SessionDep, tenant_id: TenantDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="leads per page, best first")] = 20,
     offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
     min_score: Annotated[float, Query(alias="minScore", ge=0, le=100)] = 0,
@@ -68,7 +71,8 @@ def ranked_leads(
 ):
     """Stored current predictions, best priority first, with insights over the whole ranked set."""
     return rankings.ranked_leads(session, tenant_id=tenant_id, config_id=config_id, limit=limit, offset=offset,
-                                 min_score=min_score, min_probability=min_probability)
+                                 min_score=min_score, min_probability=min_probability,
+                                 llm_service=getattr(request.app.state, "llm", None))
 
 
 @router.get("/{config_id}/ml/leads-by-tier", response_model=RankedLeads, response_model_by_alias=True)
