@@ -107,7 +107,7 @@ def build(path: Path, leads: int, seed: int) -> dict:
 def measure(path: Path, config_id: int, sample: int, chunk_leads: int) -> dict:
     from sqlalchemy import text
 
-    from leadml import db
+    from leadml import db, migrate
     from leadml.jobs import runner
     from leadml.jobs.bulk import bulk_work, schedule_bulk
     from leadml.scoring.bulk import BulkRequest
@@ -118,6 +118,7 @@ def measure(path: Path, config_id: int, sample: int, chunk_leads: int) -> dict:
     from leadml.storage.tables import ModelVersion
 
     engine = db.make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)  # a database cached by an older version
     sessions = db.make_session_factory(engine)
     with engine.begin() as conn:  # a clean slate for every run
         conn.execute(text("DELETE FROM predictions WHERE config_id = :c"), {"c": config_id})
