@@ -10,7 +10,7 @@ from leadml import db
 from leadml.api import errors as api_errors
 from leadml.api import metrics, openapi, security
 from leadml.api.ratelimit import RateLimits
-from leadml.api.routes import configs, health, leads, models, predictions, ranking
+from leadml.api.routes import bulk, configs, health, leads, models, predictions, ranking
 from leadml.config import Settings, get_settings
 from leadml.jobs.service import JobService
 from leadml.scoring.llm_client import LlmService
@@ -26,6 +26,10 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Bulk jobs a stopped process left unfinished resume after their last written chunk, and
+        # configs with a refresh interval get their expired or changed leads re-scored.
+        app.state.jobs.resume_bulk(app.state.model_loader)
+        app.state.jobs.start_refresh_timer(app.state.model_loader)
         yield
         app.state.jobs.shutdown()
 
@@ -45,7 +49,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
     app.add_middleware(security.Guard, max_body_bytes=settings.max_body_bytes)
     openapi.install(app)
     app.include_router(health.router)
-    for module in (configs, leads, predictions, models, ranking):
+    for module in (configs, leads, predictions, models, ranking, bulk):
         app.include_router(module.router, prefix=BASE_PATH)
     app.include_router(web_routes.router)  # the ML Insights page, outside the API base path
     return app

@@ -59,6 +59,10 @@ class ConfigUpdate(CamelIn):
     feature_attributes: list[AttributeName] | None = Field(default=None, max_length=MAX_FEATURE_ATTRIBUTES)
     llm_enabled: bool | None = None
     llm_mode: LlmMode | None = Field(default=None, description="narrative (default) or predictor")
+    priority_top_band: float | None = Field(default=None, ge=0, le=100)
+    priority_high_band: float | None = Field(default=None, ge=0, le=100)
+    priority_medium_band: float | None = Field(default=None, ge=0, le=100)
+    refresh_interval_hours: int | None = Field(default=None, ge=1, le=24 * 365)
 
     _tz = field_validator("timezone")(_timezone)
     _mode = field_validator("llm_mode", mode="before")(_llm_mode)
@@ -83,6 +87,12 @@ class ConfigCreate(CamelIn):
     feature_attributes: list[AttributeName] = Field(default_factory=list, max_length=MAX_FEATURE_ATTRIBUTES)
     llm_enabled: bool = False
     llm_mode: LlmMode = Field(default="narrative", description="narrative (default) or predictor")
+    priority_top_band: float = Field(default=75, ge=0, le=100, description="priority score at least this: tier top")
+    priority_high_band: float = Field(default=50, ge=0, le=100, description="... at least this: tier high")
+    priority_medium_band: float = Field(default=25, ge=0, le=100, description="... at least this: medium; below: low")
+    refresh_interval_hours: int | None = Field(
+        default=None, ge=1, le=24 * 365,
+        description="re-score expired or changed leads automatically every N hours (off when null)")
 
     _tz = field_validator("timezone")(_timezone)
     _mode = field_validator("llm_mode", mode="before")(_llm_mode)
@@ -100,6 +110,10 @@ class ConfigOut(Camel):
     feature_attributes: list[str]
     llm_enabled: bool
     llm_mode: str
+    priority_top_band: float
+    priority_high_band: float
+    priority_medium_band: float
+    refresh_interval_hours: int | None
     created_at: datetime
     updated_at: datetime
 

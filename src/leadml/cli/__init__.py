@@ -16,3 +16,4 @@ from leadml.cli import train as _train  # noqa: E402,F401
 from leadml.cli import demo as _demo  # noqa: E402,F401
 from leadml.cli import evaluate as _evaluate  # noqa: E402,F401
 from leadml.cli import llm as _llm  # noqa: E402,F401
+from leadml.cli import bulk as _bulk  # noqa: E402,F401

@@ -12,7 +12,8 @@ from leadml.cli import app
 from leadml.cli.common import console, open_database, out
 from leadml.jobs import runner
 from leadml.jobs.train import schedule_training, training_work
-from leadml.scoring import predict
+from leadml.jobs.bulk import bulk_work, schedule_bulk
+from leadml.scoring.bulk import BulkRequest
 from leadml.scoring.models import ModelLoader
 from leadml.scoring.training import TrainingOptions
 from leadml.storage import bulk, configs, tenants
@@ -24,17 +25,16 @@ DEMO_TENANT = "demo"
 DEMO_CONFIG = "Demo funnel"
 
 
-def _score_recent_open_leads(database, config_id: int, *, limit: int) -> int:
-    """Predict the newest open leads so that rankings (which read stored predictions) have content."""
-    loader = ModelLoader()
+def _score_open_leads(database, config_id: int) -> dict:
+    """Score every active, open lead through the bulk pipeline (the job the API and CLI run), so
+    that rankings (which read stored predictions) have content."""
     with db.transaction(database.sessions) as session:
-        lead_ids = list(session.scalars(select(Lead.id).where(Lead.config_id == config_id, Lead.outcome_status == "open")
-                                        .order_by(Lead.created_at.desc()).limit(limit)))
-        for lead_id in lead_ids:
-            predict.predict_lead(session, tenant_id=None, lead_id=lead_id, model_loader=loader)
-            predict.predict_lead(session, tenant_id=None, lead_id=lead_id, prediction_type="TIME_TO_CLOSE",
-                                 model_loader=loader)
-    return len(lead_ids)
+        job_id = schedule_bulk(session, config=configs.get_config(session, tenant_id=None, config_id=config_id),
+                               request=BulkRequest(limit=None), reason="demo").id
+    runner.run(database.sessions, job_id, bulk_work(database.engine, database.sessions, job_id,
+                                                    model_loader=ModelLoader()))
+    with db.transaction(database.sessions) as session:
+        return job_store.to_dict(job_store.get_job(session, tenant_id=None, job_id=job_id))
 
 
 @app.command()
@@ -79,8 +79,13 @@ def demo(
                       f"ECE {conv['metrics']['ece']:.3f} ({'active' if conv['promoted'] else 'candidate'})")
     else:
         console.print(f"[yellow]training {job['status']}[/yellow]: {job['error']} (predictions use the rules)")
-    scored = _score_recent_open_leads(database, config_id, limit=200)
-    console.print(f"scored the {scored} most recent open leads (the ML Insights page ranks them)")
+    with console.status("scoring every open lead in bulk"):
+        scored = _score_open_leads(database, config_id)
+    if scored["status"] == "succeeded":
+        console.print(f"scored {scored['result']['successful']:,} open leads in bulk in "
+                      f"{scored['result']['seconds']:.1f} s (the ML Insights page ranks them)")
+    else:
+        console.print(f"[yellow]bulk scoring {scored['status']}[/yellow]: {scored['error']}")
     host = host or database.settings.host
     port = port or database.settings.port
     console.print(f"\nAPI key of tenant {DEMO_TENANT!r} (shown once):")

@@ -29,8 +29,12 @@ def train(
     min_converted: Annotated[int | None, typer.Option(help="Converted leads needed (default from settings)")] = None,
     min_lost: Annotated[int | None, typer.Option(help="Not-converted leads needed (default from settings)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    engine: Annotated[str, typer.Option(help="local (this process) or dask (a worker of an existing cluster)")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
 ) -> None:
     """Train the conversion and time-to-close models of a config; promote them if better."""
+    if engine not in ("local", "dask") or (engine == "dask" and not scheduler):
+        fail(errors.InvalidInput("--engine is local or dask; dask needs --scheduler ADDRESS"))
     database = open_database()
     options = TrainingOptions.from_settings(database.settings, min_converted=min_converted, min_lost=min_lost)
     try:
@@ -41,7 +45,13 @@ def train(
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                   TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("train", total=4)
-        job = runner.run(database.sessions, job_id, training_work(database.engine, database.sessions, config, options),
+        work = training_work(database.engine, database.sessions, config, options)
+        if engine == "dask":
+            from leadml.jobs import dask_engine
+
+            def work(context, _url=database.engine):  # noqa: F811 - the same job, run on a Dask worker
+                return dask_engine.train(_url, config_id=config, options=options, scheduler=scheduler)
+        job = runner.run(database.sessions, job_id, work,
                          on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     with db.transaction(database.sessions) as session:
         record = job_store.to_dict(job_store.get_job(session, tenant_id=None, job_id=job_id))

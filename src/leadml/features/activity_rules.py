@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from leadml.features.inputs import default_direction
+from leadml.features.twin import SCALAR, Ops
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -74,18 +75,33 @@ def normalize_direction(direction: str | None, activity_type: str) -> str:
     return default_direction(activity_type)
 
 
-def share_pattern(hits: int, total: int, high: tuple[int, int], low: tuple[int, int], names: tuple[str, str]) -> str:
-    """names[0] when hits/total > high, names[1] when < low, else "mixed"; "none" without data."""
-    if total == 0:
-        return NO_ACTIVITY_PATTERN
-    if hits * high[1] > total * high[0]:
-        return names[0]
-    if hits * low[1] < total * low[0]:
-        return names[1]
-    return "mixed"
+def share_pattern(hits, total, high: tuple[int, int], low: tuple[int, int], names: tuple[str, str], ops: Ops = SCALAR):
+    """names[0] when hits/total > high, names[1] when < low, else "mixed"; "none" without data.
+
+    Integer cross-multiplication, so both paths compare exactly."""
+    return ops.where(
+        total == 0,
+        NO_ACTIVITY_PATTERN,
+        lambda: ops.where(hits * high[1] > total * high[0], names[0],
+                          lambda: ops.where(hits * low[1] < total * low[0], names[1], "mixed")),
+    )
 
 
-def recency_score(days_since_last: float | None) -> float:
-    if days_since_last is None:
-        return 0.0
-    return 100.0 * 0.5 ** (days_since_last / RECENCY_HALF_LIFE_DAYS)
+def recency_score(days_since_last, ops: Ops = SCALAR):
+    """100 * 0.5^(days / 7): 100 today, halving every 7 days; 0 for a lead that never engaged."""
+    return ops.if_null(days_since_last, 0.0, lambda days: 100.0 * ops.power(0.5, days / RECENCY_HALF_LIFE_DAYS))
+
+
+def sequence_engagement(step, total, ops: Ops = SCALAR):
+    """(step + 1) / total steps, within [0, 1]; 0 when not in a sequence with known steps."""
+    known = ops.both(ops.both(ops.not_null(step), lambda: ops.not_null(total)), lambda: total > 0)
+    return ops.where(known, lambda: ops.clip((step + 1) / total, 0.0, 1.0), 0.0)
+
+
+def high_value_count(type_counts, ops: Ops = SCALAR):
+    """Meetings + calls + forms (HIGH_VALUE_TYPES), from the per-type count features."""
+    total = 0
+    for feature, kind in TYPE_COUNT_FEATURES.items():
+        if kind in HIGH_VALUE_TYPES:
+            total = total + type_counts(feature)
+    return total

@@ -128,7 +128,7 @@ def _activity_features(lead: LeadInput, activities: Sequence[ActivityInput], as_
         totalActivities=total,
         activityVelocity=total / max(days_since_created, 1.0),
         channelDiversity=len({rules.CHANNEL_OF_TYPE[k] for k in type_counts if k in rules.CHANNEL_OF_TYPE}),
-        highValueActionCount=sum(type_counts.get(k, 0) for k in rules.HIGH_VALUE_TYPES),
+        highValueActionCount=rules.high_value_count(lambda name: type_counts.get(rules.TYPE_COUNT_FEATURES[name], 0)),
         daysSinceCreated=days_since_created,
         daysSinceLastActivity=days_since_last,
         recencyScore=rules.recency_score(days_since_last),
@@ -143,17 +143,11 @@ def _activity_features(lead: LeadInput, activities: Sequence[ActivityInput], as_
         emailOpenRate=type_counts.get("email_open", 0) / sends if sends else None,
         emailClickRate=type_counts.get("email_click", 0) / sends if sends else None,
         emailSentCount=sends,
-        sequenceEngagement=_sequence_engagement(lead.sequence_step, lead.sequence_total),
+        sequenceEngagement=rules.sequence_engagement(lead.sequence_step, lead.sequence_total),
         avgResponseTime=(sum(waits) / len(waits)) / rules.HOUR_MS if waits else None,
         isInActiveSequence=bool(lead.sequence_active),
     )
     return features
-
-
-def _sequence_engagement(step: int | None, total: int | None) -> float:
-    if step is None or total is None or total <= 0:
-        return 0.0
-    return min(max((step + 1) / total, 0.0), 1.0)
 
 
 def _custom(

@@ -26,6 +26,7 @@ from leadml.features.attributes import (
 )
 from leadml.features.catalogue import FEATURES
 from leadml.features.inputs import ATTRIBUTE_PREFIX
+from leadml.features.twin import POLARS
 
 AS_OF_COLUMN = "as_of"
 
@@ -158,44 +159,27 @@ def _activity_feature_exprs(frame: pl.DataFrame) -> list[pl.Expr]:
         total.alias("totalActivities"),
         (total / pl.max_horizontal(days_since_created, pl.lit(1.0))).alias("activityVelocity"),
         pl.col("channelDiversity").fill_null(0).cast(pl.Int64),
-        pl.sum_horizontal(pl.col(n).fill_null(0) for n in ("meetingCount", "callCount", "formSubmitCount"))
-        .cast(pl.Int64)
-        .alias("highValueActionCount"),
+        rules.high_value_count(lambda name: pl.col(name).fill_null(0), POLARS).cast(pl.Int64).alias("highValueActionCount"),
         days_since_created.alias("daysSinceCreated"),
         days_since_last.alias("daysSinceLastActivity"),
-        (100.0 * pl.lit(0.5).pow(days_since_last / rules.RECENCY_HALF_LIFE_DAYS)).fill_null(0.0).alias("recencyScore"),
+        rules.recency_score(days_since_last, POLARS).alias("recencyScore"),
         pl.col("activityBurst").fill_null(False),
-        _share_pattern(pl.col("_weekdays"), total, rules.WEEKDAY_HIGH, rules.WEEKDAY_LOW, ("weekday", "weekend")).alias(
-            "dayPattern"
-        ),
-        _share_pattern(
-            pl.col("_business"), total, rules.BUSINESS_HIGH, rules.BUSINESS_LOW, ("business_hours", "after_hours")
+        rules.share_pattern(
+            pl.col("_weekdays").fill_null(0), total, rules.WEEKDAY_HIGH, rules.WEEKDAY_LOW, ("weekday", "weekend"), POLARS
+        ).alias("dayPattern"),
+        rules.share_pattern(
+            pl.col("_business").fill_null(0), total, rules.BUSINESS_HIGH, rules.BUSINESS_LOW,
+            ("business_hours", "after_hours"), POLARS,
         ).alias("timePattern"),
         pl.when(sends > 0).then(opens / sends).alias("emailOpenRate"),
         pl.when(sends > 0).then(clicks / sends).alias("emailClickRate"),
         sends.alias("emailSentCount"),
-        pl.when(step.is_not_null() & steps.is_not_null() & (steps > 0))
-        .then(((step + 1) / steps).clip(0.0, 1.0))
-        .otherwise(0.0)
-        .alias("sequenceEngagement"),
+        rules.sequence_engagement(step, steps, POLARS).alias("sequenceEngagement"),
         pl.when(pl.col("_wait_n") > 0)
         .then(pl.col("_wait_sum") / pl.col("_wait_n") / rules.HOUR_MS)
         .alias("avgResponseTime"),
         active.fill_null(False).alias("isInActiveSequence"),
     ]
-
-
-def _share_pattern(hits: pl.Expr, total: pl.Expr, high, low, names: tuple[str, str]) -> pl.Expr:
-    hits = hits.fill_null(0)
-    return (
-        pl.when(total == 0)
-        .then(pl.lit(rules.NO_ACTIVITY_PATTERN))
-        .when(hits * high[1] > total * high[0])
-        .then(pl.lit(names[0]))
-        .when(hits * low[1] < total * low[0])
-        .then(pl.lit(names[1]))
-        .otherwise(pl.lit("mixed"))
-    )
 
 
 def _custom_exprs(

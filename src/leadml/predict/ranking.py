@@ -18,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from leadml.features.twin import POLARS, SCALAR, Ops
+
 Tier = Literal["top", "high", "medium", "low"]
 TIERS: tuple[Tier, ...] = ("top", "high", "medium", "low")
 DEFAULT_BANDS = (75.0, 50.0, 25.0)
@@ -34,27 +36,34 @@ def _check_bands(bands: Sequence[float]) -> tuple[float, float, float]:
     return float(bands[0]), float(bands[1]), float(bands[2])
 
 
-def priority_score(probability: float, recency_score: float | None, predicted_days: float | None) -> float:
-    """0-100, see the module docstring."""
-    p = min(max(float(probability), 0.0), 1.0)
-    recency = 0.0 if recency_score is None else min(max(float(recency_score), 0.0), 100.0) / 100.0
-    if predicted_days is None:
-        closeness = 0.0
-    else:
-        days = min(max(float(predicted_days), FASTEST_DAYS), SLOWEST_DAYS)
-        closeness = (SLOWEST_DAYS - days) / (SLOWEST_DAYS - FASTEST_DAYS)
+def priority_formula(probability, recency_score, predicted_days, ops: Ops = SCALAR):
+    """The one definition of the priority score (see the module docstring), for SCALAR or POLARS."""
+    p = ops.clip(ops.if_null(probability, 0.0), 0.0, 1.0)
+    recency = ops.clip(ops.if_null(recency_score, 0.0), 0.0, 100.0) / 100.0
+    closeness = ops.if_null(
+        predicted_days, 0.0,
+        lambda days: (SLOWEST_DAYS - ops.clip(days, FASTEST_DAYS, SLOWEST_DAYS)) / (SLOWEST_DAYS - FASTEST_DAYS),
+    )
     return 100.0 * (PROBABILITY_WEIGHT * p + RECENCY_WEIGHT * recency + CLOSENESS_WEIGHT * closeness)
 
 
-def priority_tier(priority_score: float, bands: Sequence[float] = DEFAULT_BANDS) -> Tier:
+def tier_formula(score, bands: Sequence[float] = DEFAULT_BANDS, ops: Ops = SCALAR):
     top, high, medium = _check_bands(bands)
-    if priority_score >= top:
-        return "top"
-    if priority_score >= high:
-        return "high"
-    if priority_score >= medium:
-        return "medium"
-    return "low"
+    return ops.where(score >= top, "top", lambda: ops.where(score >= high, "high",
+                                                           lambda: ops.where(score >= medium, "medium", "low")))
+
+
+def priority_score(probability: float, recency_score: float | None, predicted_days: float | None) -> float:
+    """0-100, see the module docstring."""
+    return float(priority_formula(
+        None if probability is None else float(probability),
+        None if recency_score is None else float(recency_score),
+        None if predicted_days is None else float(predicted_days),
+    ))
+
+
+def priority_tier(priority_score: float, bands: Sequence[float] = DEFAULT_BANDS) -> Tier:
+    return tier_formula(float(priority_score), bands)
 
 
 # --- vectorized -------------------------------------------------------------------------------
@@ -69,21 +78,15 @@ def _floats(values: Any) -> np.ndarray:
 
 def priority_scores(probability: Any, recency_score: Any, predicted_days: Any) -> np.ndarray:
     """`priority_score` for arrays (numpy, polars Series or lists); the same numbers element-wise."""
-    p = np.clip(np.nan_to_num(_floats(probability), nan=0.0), 0.0, 1.0)
-    recency = np.clip(np.nan_to_num(_floats(recency_score), nan=0.0), 0.0, 100.0) / 100.0
-    days = _floats(predicted_days)
-    closeness = np.where(
-        np.isnan(days), 0.0,
-        (SLOWEST_DAYS - np.clip(days, FASTEST_DAYS, SLOWEST_DAYS)) / (SLOWEST_DAYS - FASTEST_DAYS),
-    )
-    return 100.0 * (PROBABILITY_WEIGHT * p + RECENCY_WEIGHT * recency + CLOSENESS_WEIGHT * closeness)
+    frame = pl.DataFrame({"p": _floats(probability), "r": _floats(recency_score), "d": _floats(predicted_days)})
+    frame = frame.with_columns(pl.all().fill_nan(None))
+    return frame.select(priority_score_expr("p", "r", "d")).to_series().to_numpy()
 
 
 def priority_tiers(scores: Any, bands: Sequence[float] = DEFAULT_BANDS) -> np.ndarray:
     """`priority_tier` for an array of priority scores: an array of tier names."""
-    top, high, medium = _check_bands(bands)
-    s = _floats(scores)
-    return np.select([s >= top, s >= high, s >= medium], ["top", "high", "medium"], default="low").astype(object)
+    frame = pl.DataFrame({"s": _floats(scores)})
+    return frame.select(priority_tier_expr("s", bands)).to_series().to_numpy().astype(object)
 
 
 def priority_ranks(scores: Any) -> np.ndarray:
@@ -100,20 +103,9 @@ def priority_score_expr(
     predicted_days: str | pl.Expr = "predicted_days",
 ) -> pl.Expr:
     """`priority_score` as a polars expression over columns (names or expressions)."""
-    as_expr = lambda v: pl.col(v) if isinstance(v, str) else v  # noqa: E731
-    p = as_expr(probability).cast(pl.Float64).fill_null(0.0).clip(0.0, 1.0)
-    recency = as_expr(recency_score).cast(pl.Float64).fill_null(0.0).clip(0.0, 100.0) / 100.0
-    days = as_expr(predicted_days).cast(pl.Float64)
-    closeness = ((SLOWEST_DAYS - days.clip(FASTEST_DAYS, SLOWEST_DAYS)) / (SLOWEST_DAYS - FASTEST_DAYS)).fill_null(0.0)
-    return 100.0 * (PROBABILITY_WEIGHT * p + RECENCY_WEIGHT * recency + CLOSENESS_WEIGHT * closeness)
+    as_expr = lambda v: (pl.col(v) if isinstance(v, str) else v).cast(pl.Float64)  # noqa: E731
+    return priority_formula(as_expr(probability), as_expr(recency_score), as_expr(predicted_days), POLARS)
 
 
 def priority_tier_expr(score: str | pl.Expr = "priority_score", bands: Sequence[float] = DEFAULT_BANDS) -> pl.Expr:
-    top, high, medium = _check_bands(bands)
-    s = pl.col(score) if isinstance(score, str) else score
-    return (
-        pl.when(s >= top).then(pl.lit("top"))
-        .when(s >= high).then(pl.lit("high"))
-        .when(s >= medium).then(pl.lit("medium"))
-        .otherwise(pl.lit("low"))
-    )
+    return tier_formula(pl.col(score) if isinstance(score, str) else score, bands, POLARS)

@@ -75,11 +75,6 @@ class PredictionResult:
 
 def score_level(probability: float, thresholds: Thresholds) -> ScoreLevel:
     """The config's thresholds on probability * 100 decide the level."""
-    pct = probability * 100.0
-    if pct >= thresholds.hot:
-        return "HOT"
-    if pct >= thresholds.warm:
-        return "WARM"
-    if pct >= thresholds.cold:
-        return "COLD"
-    return "DEAD"
+    from leadml.predict.rules_terms import level_formula  # the one definition, shared with the table path
+
+    return level_formula(probability, thresholds.hot, thresholds.warm, thresholds.cold)

@@ -17,7 +17,22 @@ from leadml.predict.narrative import explanation_text
 from leadml.predict.recommend import recommendations
 from leadml.predict.result import PredictionResult, Reason, Thresholds, score_level
 from leadml.predict.risks import risk_factors
-from leadml.predict.rules_terms import days_without_engagement, flag, label, number, pretty, term_points
+from leadml.predict.rules_terms import (
+    confidence_formula,
+    days_formula,
+    days_without_engagement,
+    flag,
+    interval_formula,
+    known_facts_formula,
+    label,
+    number,
+    pretty,
+    raw_days_formula,
+    seniority_days,
+    stale_days,
+    term_points,
+    velocity_days,
+)
 from leadml.predict.rules_table import predict_rules_table
 from leadml.predict.whatif import with_activity, with_seniority
 
@@ -73,23 +88,12 @@ def conversion_probability(features: Mapping[str, Any]) -> float:
 def rule_confidence(features: Mapping[str, Any]) -> float:
     """0.5, plus up to 0.20 for activity (saturating at 20 inbound activities), up to 0.15 for
     profile completeness (company, title, phone, known email domain, known company size) and up to
-    0.10 for recency; at most 0.95."""
-    activity = min(max(number(features, "totalActivities"), 0.0), spec.CONFIDENCE_ACTIVITY_SATURATION)
-    known = (
-        flag(features, "hasCompany"),
-        flag(features, "hasTitle"),
-        flag(features, "hasPhone"),
-        label(features, "emailDomainType") != "unknown",
-        label(features, "companySizeEstimate") != "unknown",
+    0.10 for recency; at most 0.95 (`rules_terms.confidence_formula`, shared with the table path)."""
+    known = known_facts_formula(
+        flag(features, "hasCompany"), flag(features, "hasTitle"), flag(features, "hasPhone"),
+        label(features, "emailDomainType"), label(features, "companySizeEstimate"),
     )
-    recency = min(max(number(features, "recencyScore"), 0.0), 100.0)
-    value = (
-        spec.CONFIDENCE_BASE
-        + spec.CONFIDENCE_ACTIVITY * (activity / spec.CONFIDENCE_ACTIVITY_SATURATION)
-        + spec.CONFIDENCE_PROFILE * (sum(known) / len(known))
-        + spec.CONFIDENCE_RECENCY * (recency / 100.0)
-    )
-    return min(value, spec.CONFIDENCE_MAX)
+    return float(confidence_formula(number(features, "totalActivities"), known, number(features, "recencyScore")))
 
 
 def days_to_close(features: Mapping[str, Any], probability: float) -> tuple[float, list[dict[str, Any]]]:
@@ -102,21 +106,20 @@ def days_to_close(features: Mapping[str, Any], probability: float) -> tuple[floa
         "description": f"A {probability:.0%} likely lead closes sooner than the {spec.DAYS_BASE:.0f}-day baseline.",
     }]
     seniority = label(features, "titleSeniority")
-    if seniority in spec.DAYS_SENIORITY:
-        factors.append({"factor": "Decision maker", "impact": spec.DAYS_SENIORITY[seniority],
-                        "description": f"A {pretty(seniority)} contact can sign off faster."})
     velocity = number(features, "activityVelocity")
-    for above, impact in spec.DAYS_VELOCITY:
-        if velocity > above:
-            factors.append({"factor": "Activity velocity", "impact": impact,
-                            "description": f"{velocity:.2f} activities per day shows active evaluation."})
-            break
-    stale_days = days_without_engagement(features)
-    if stale_days > spec.DAYS_STALE_AFTER:
-        factors.append({"factor": "Inactivity", "impact": spec.DAYS_STALE,
-                        "description": f"No engagement for {stale_days:.0f} days slows the deal."})
-    raw = spec.DAYS_BASE + sum(f["impact"] for f in factors)
-    days = min(max(raw, spec.DAYS_MIN), spec.DAYS_MAX)
+    stale = days_without_engagement(features)
+    # The impacts come from the same formula parts as the total (rules_terms), so they add up to it.
+    if (impact := seniority_days(seniority)) != 0.0:
+        factors.append({"factor": "Decision maker", "impact": impact,
+                        "description": f"A {pretty(seniority)} contact can sign off faster."})
+    if (impact := velocity_days(velocity)) != 0.0:
+        factors.append({"factor": "Activity velocity", "impact": impact,
+                        "description": f"{velocity:.2f} activities per day shows active evaluation."})
+    if (impact := stale_days(stale)) != 0.0:
+        factors.append({"factor": "Inactivity", "impact": impact,
+                        "description": f"No engagement for {stale:.0f} days slows the deal."})
+    raw = raw_days_formula(probability, seniority, velocity, stale)
+    days = days_formula(probability, seniority, velocity, stale)
     if days != raw:
         factors.append({"factor": "Limit", "impact": days - raw,
                         "description": f"Kept within {spec.DAYS_MIN:.0f}-{spec.DAYS_MAX:.0f} days."})
@@ -125,8 +128,7 @@ def days_to_close(features: Mapping[str, Any], probability: float) -> tuple[floa
 
 def days_interval(days: float, confidence: float) -> tuple[float, float]:
     """+-(1 - confidence) * days * 0.5, the optimistic end at least 7 days."""
-    half = (1.0 - confidence) * days * spec.INTERVAL_SPREAD
-    return max(days - half, spec.DAYS_MIN), days + half
+    return interval_formula(days, confidence)
 
 
 def score_breakdown(points: Mapping[str, float]) -> dict[str, float]:

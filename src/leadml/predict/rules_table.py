@@ -11,7 +11,15 @@ import polars as pl
 
 from leadml.predict import rules_spec as spec
 from leadml.predict.result import Thresholds
-from leadml.predict.rules_terms import days_without_engagement_expr
+from leadml.predict.rules_terms import (
+    POLARS,
+    confidence_formula,
+    days_formula,
+    days_without_engagement_expr,
+    interval_formula,
+    known_facts_formula,
+    level_formula,
+)
 
 FLAG_COLUMNS = ("hasCompany", "hasTitle", "hasPhone", "activityBurst", "isInActiveSequence")
 LABEL_COLUMNS = ("emailDomainType", "titleSeniority", "companySizeEstimate")
@@ -53,43 +61,31 @@ def _category_points(category: str) -> pl.Expr:
 
 
 def _confidence() -> pl.Expr:
-    activity = pl.col("totalActivities").clip(0.0, spec.CONFIDENCE_ACTIVITY_SATURATION)
-    known = (
-        pl.col("hasCompany").cast(pl.Float64)
-        + pl.col("hasTitle").cast(pl.Float64)
-        + pl.col("hasPhone").cast(pl.Float64)
-        + (pl.col("emailDomainType") != "unknown").cast(pl.Float64)
-        + (pl.col("companySizeEstimate") != "unknown").cast(pl.Float64)
-    )
-    value = (
-        spec.CONFIDENCE_BASE
-        + spec.CONFIDENCE_ACTIVITY * (activity / spec.CONFIDENCE_ACTIVITY_SATURATION)
-        + spec.CONFIDENCE_PROFILE * (known / 5.0)
-        + spec.CONFIDENCE_RECENCY * (pl.col("recencyScore").clip(0.0, 100.0) / 100.0)
-    )
-    return pl.min_horizontal(value, pl.lit(spec.CONFIDENCE_MAX))
+    known = known_facts_formula(pl.col("hasCompany"), pl.col("hasTitle"), pl.col("hasPhone"),
+                                pl.col("emailDomainType"), pl.col("companySizeEstimate"), POLARS)
+    return confidence_formula(pl.col("totalActivities"), known, pl.col("recencyScore"), POLARS)
 
 
-def _raw_days() -> pl.Expr:
-    seniority = pl.col("titleSeniority").replace_strict(spec.DAYS_SENIORITY, default=0.0, return_dtype=pl.Float64)
-    (fast, fast_days), (brisk, brisk_days) = spec.DAYS_VELOCITY
-    velocity = (
-        pl.when(pl.col("activityVelocity") > fast).then(fast_days)
-        .when(pl.col("activityVelocity") > brisk).then(brisk_days)
-        .otherwise(0.0)
-    )
-    stale = pl.when(days_without_engagement_expr() > spec.DAYS_STALE_AFTER).then(spec.DAYS_STALE).otherwise(0.0)
-    return spec.DAYS_BASE + spec.DAYS_PER_PROBABILITY * pl.col("probability") + seniority + velocity + stale
+def days_expr(probability: pl.Expr | str = "probability") -> pl.Expr:
+    """Days to close for a prepared table (`rules_terms.days_formula`) given a probability column."""
+    p = pl.col(probability) if isinstance(probability, str) else probability
+    return days_formula(p, pl.col("titleSeniority"), pl.col("activityVelocity"), days_without_engagement_expr(), POLARS)
 
 
-def _level(thresholds: Thresholds) -> pl.Expr:
-    pct = pl.col("probability") * 100.0
-    return (
-        pl.when(pct >= thresholds.hot).then(pl.lit("HOT"))
-        .when(pct >= thresholds.warm).then(pl.lit("WARM"))
-        .when(pct >= thresholds.cold).then(pl.lit("COLD"))
-        .otherwise(pl.lit("DEAD"))
-    )
+def interval_exprs(days: pl.Expr | str = "predicted_days", confidence: pl.Expr | str = "confidence") -> tuple[pl.Expr, pl.Expr]:
+    d = pl.col(days) if isinstance(days, str) else days
+    c = pl.col(confidence) if isinstance(confidence, str) else confidence
+    return interval_formula(d, c, POLARS)
+
+
+def level_expr(thresholds: Thresholds, probability: pl.Expr | str = "probability") -> pl.Expr:
+    p = pl.col(probability) if isinstance(probability, str) else probability
+    return level_formula(p, thresholds.hot, thresholds.warm, thresholds.cold, POLARS)
+
+
+def prepared(features: pl.DataFrame) -> pl.DataFrame:
+    """The columns the rules read with the one-lead path's defaults (see `_prepared`)."""
+    return _prepared(features)
 
 
 def predict_rules_table(features: pl.DataFrame, *, thresholds: Thresholds = Thresholds()) -> pl.DataFrame:
@@ -106,19 +102,19 @@ def predict_rules_table(features: pl.DataFrame, *, thresholds: Thresholds = Thre
         f"score_{c}": spec.CATEGORY_WEIGHTS[c] * (points[c] / spec.CATEGORY_MAX_POINTS[c]).clip(0.0, 1.0)
         for c in spec.CATEGORIES
     }
-    half = (1.0 - pl.col("confidence")) * pl.col("predicted_days") * spec.INTERVAL_SPREAD
+    low, high = interval_exprs()
     return (
         frame.with_columns(
             probability=1.0 / (1.0 + (-log_odds).exp()),
             confidence=_confidence(),
             **breakdown,
         )
-        .with_columns(predicted_days=_raw_days().clip(spec.DAYS_MIN, spec.DAYS_MAX))
+        .with_columns(predicted_days=days_expr())
         .with_columns(
             score=sum((pl.col(name) for name in breakdown), pl.lit(0.0)),
-            score_level=_level(thresholds),
-            interval_low=pl.max_horizontal(pl.col("predicted_days") - half, pl.lit(spec.DAYS_MIN)),
-            interval_high=pl.col("predicted_days") + half,
+            score_level=level_expr(thresholds),
+            interval_low=low,
+            interval_high=high,
         )
         .select(OUTPUT_COLUMNS)
     )

@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from leadml.features.twin import POLARS, SCALAR, Ops
+
 # --- reading one lead's flat feature mapping --------------------------------------------------
 
 
@@ -40,14 +42,18 @@ def pretty(value: str) -> str:
     return PRETTY_VALUES.get(value, value.replace("_", " "))
 
 
-def days_without_engagement(features: Mapping[str, Any]) -> float:
+def days_without_engagement_formula(days_since_last, days_since_created, ops: Ops = SCALAR):
     """Days since the last inbound activity; the lead's age when it never engaged."""
-    last = features.get("daysSinceLastActivity")
-    return number(features, "daysSinceCreated") if last is None else float(last)
+    return ops.if_null(days_since_last, days_since_created)
+
+
+def days_without_engagement(features: Mapping[str, Any]) -> float:
+    return float(days_without_engagement_formula(features.get("daysSinceLastActivity"),
+                                                 number(features, "daysSinceCreated")))
 
 
 def days_without_engagement_expr() -> pl.Expr:
-    return pl.col("daysSinceLastActivity").fill_null(pl.col("daysSinceCreated"))
+    return days_without_engagement_formula(pl.col("daysSinceLastActivity"), pl.col("daysSinceCreated"), POLARS)
 
 
 # --- the terms ----------------------------------------------------------------------------------
@@ -281,3 +287,84 @@ def term_points(term: Term, features: Mapping[str, Any]) -> float:
     if isinstance(term, CappedCounts):
         return term.points(features)
     return term.contributions(features)[0][2]
+
+
+# --- formulas shared by the one-lead and the table path ------------------------------------------
+# Each is written once against `ops` (features/twin.py): SCALAR with Python values for one lead,
+# POLARS with column expressions for a table. Constants come from rules_spec.py (imported lazily:
+# rules_spec imports this module).
+
+
+def confidence_formula(total_activities, known_facts, recency, ops: Ops = SCALAR):
+    """0.5, plus up to 0.20 for activity (saturating at 20 inbound activities), up to 0.15 for the
+    share of the 5 profile facts that are known and up to 0.10 for recency; at most 0.95."""
+    from leadml.predict import rules_spec as spec
+
+    activity = ops.clip(total_activities, 0.0, spec.CONFIDENCE_ACTIVITY_SATURATION)
+    value = (
+        spec.CONFIDENCE_BASE
+        + spec.CONFIDENCE_ACTIVITY * (activity / spec.CONFIDENCE_ACTIVITY_SATURATION)
+        + spec.CONFIDENCE_PROFILE * (known_facts / 5.0)
+        + spec.CONFIDENCE_RECENCY * (ops.clip(recency, 0.0, 100.0) / 100.0)
+    )
+    return ops.minimum(value, spec.CONFIDENCE_MAX)
+
+
+def known_facts_formula(has_company, has_title, has_phone, domain_type, size_estimate, ops: Ops = SCALAR):
+    """How many of company, title, phone, email domain kind and company size are known (0-5)."""
+    return (
+        ops.as_float(has_company) + ops.as_float(has_title) + ops.as_float(has_phone)
+        + ops.as_float(domain_type != "unknown") + ops.as_float(size_estimate != "unknown")
+    )
+
+
+def seniority_days(seniority, ops: Ops = SCALAR):
+    from leadml.predict import rules_spec as spec
+
+    return ops.lookup(seniority, spec.DAYS_SENIORITY, 0.0)
+
+
+def velocity_days(velocity, ops: Ops = SCALAR):
+    from leadml.predict import rules_spec as spec
+
+    (fast, fast_days), (brisk, brisk_days) = spec.DAYS_VELOCITY
+    return ops.where(velocity > fast, fast_days, lambda: ops.where(velocity > brisk, brisk_days, 0.0))
+
+
+def stale_days(days_without, ops: Ops = SCALAR):
+    from leadml.predict import rules_spec as spec
+
+    return ops.where(days_without > spec.DAYS_STALE_AFTER, spec.DAYS_STALE, 0.0)
+
+
+def raw_days_formula(probability, seniority, velocity, days_without, ops: Ops = SCALAR):
+    """Seed formula before the limits: 60 - 30p + seniority + velocity + staleness adjustments."""
+    from leadml.predict import rules_spec as spec
+
+    return (
+        spec.DAYS_BASE + spec.DAYS_PER_PROBABILITY * probability
+        + seniority_days(seniority, ops) + velocity_days(velocity, ops) + stale_days(days_without, ops)
+    )
+
+
+def days_formula(probability, seniority, velocity, days_without, ops: Ops = SCALAR):
+    """Days to close, kept within [7, 180]."""
+    from leadml.predict import rules_spec as spec
+
+    return ops.clip(raw_days_formula(probability, seniority, velocity, days_without, ops), spec.DAYS_MIN, spec.DAYS_MAX)
+
+
+def interval_formula(days, confidence, ops: Ops = SCALAR):
+    """(low, high) = days -+ (1 - confidence) * days * 0.5, the optimistic end at least 7 days."""
+    from leadml.predict import rules_spec as spec
+
+    half = (1.0 - confidence) * days * spec.INTERVAL_SPREAD
+    return ops.maximum(days - half, spec.DAYS_MIN), days + half
+
+
+def level_formula(probability, hot: float, warm: float, cold: float, ops: Ops = SCALAR):
+    """HOT / WARM / COLD / DEAD: the config's thresholds on probability x 100."""
+    pct = probability * 100.0
+    return ops.where(pct >= hot, "HOT", lambda: ops.where(pct >= warm, "WARM",
+                                                          lambda: ops.where(pct >= cold, "COLD", "DEAD")))
+

@@ -21,15 +21,21 @@ def _camel(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def priority_of(result: PredictionResult, recency_score: float | None) -> tuple[float, str]:
+def priority_of(result: PredictionResult, recency_score: float | None,
+                bands=ranking.DEFAULT_BANDS) -> tuple[float, str]:
     score = ranking.priority_score(result.probability, recency_score, result.predicted_days)
-    return score, ranking.priority_tier(score)
+    return score, ranking.priority_tier(score, bands)
+
+
+def top_reason_names(result: PredictionResult, k: int = 3) -> str:
+    """The strongest positive reasons' features, comma-separated (the bulk path stores the same)."""
+    return ",".join(r.feature for r in result.top_positive[:k])
 
 
 def document(
     result: PredictionResult, *, prediction_type: str, prediction_id: int, predicted_at: datetime,
     valid_until: datetime, recency_score: float | None, llm_metadata: dict[str, Any] | None = None,
-    deal_value: float | None = None, pipeline_value: float | None = None,
+    deal_value: float | None = None, pipeline_value: float | None = None, bands=ranking.DEFAULT_BANDS,
 ) -> dict[str, Any]:
     """Every field a client may read; a cached read returns this same document.
 
@@ -37,7 +43,7 @@ def document(
     estimate (`deal_value`, also shown alone as `predictedDealValue`), else null; never a copy of
     the probability."""
     value = pipeline_value if pipeline_value is not None else deal_value
-    priority_score, priority_tier = priority_of(result, recency_score)
+    priority_score, priority_tier = priority_of(result, recency_score, bands)
     return {
         "predictionId": prediction_id,
         "predictionType": prediction_type,

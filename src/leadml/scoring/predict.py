@@ -79,7 +79,7 @@ def _store(session: Session, *, lead: Lead, config: ScoringConfig, result: Predi
         doc = stored["doc"] = documents.document(
             result, prediction_type=prediction_type, prediction_id=prediction_id, predicted_at=now,
             valid_until=valid_until, recency_score=recency_score, llm_metadata=llm_metadata, deal_value=deal_value,
-            pipeline_value=lead.pipeline_value,
+            pipeline_value=lead.pipeline_value, bands=configs.priority_bands(config),
         )
         return dict(
             config_id=config.id, probability=result.probability, confidence=result.confidence,
@@ -88,6 +88,7 @@ def _store(session: Session, *, lead: Lead, config: ScoringConfig, result: Predi
             priority_score=doc["priorityScore"], priority_tier=doc["priorityTier"], source=result.source,
             model_version_id=model_version_id, rule_based_only=rule_based_only, status="ACTIVE",
             valid_until=valid_until, predicted_at=now, payload=doc, was_accurate=None, validated_at=None,
+            top_reasons=documents.top_reason_names(result),
         )
 
     row = prediction_store.replace_active(session, lead_id=lead.id, prediction_type=prediction_type, values=values)

@@ -23,6 +23,10 @@ CONFIG_FIELDS = (
     "feature_attributes",
     "llm_enabled",
     "llm_mode",
+    "priority_top_band",
+    "priority_high_band",
+    "priority_medium_band",
+    "refresh_interval_hours",
 )
 
 
@@ -68,5 +72,21 @@ def _apply(config: ScoringConfig, values: dict[str, Any]) -> None:
             "thresholds must satisfy 0 <= coldThreshold <= warmThreshold <= hotThreshold <= 100",
             details={"hotThreshold": hot, "warmThreshold": warm, "coldThreshold": cold},
         )
+    bands = tuple(merged.get(k) for k in ("priority_top_band", "priority_high_band", "priority_medium_band"))
+    bands = tuple(d if b is None else b for b, d in zip(bands, (75.0, 50.0, 25.0), strict=True))
+    if not (100 >= bands[0] > bands[1] > bands[2] >= 0):
+        raise errors.InvalidInput(
+            "priority bands must satisfy 100 >= priorityTopBand > priorityHighBand > priorityMediumBand >= 0",
+            details={"priorityTopBand": bands[0], "priorityHighBand": bands[1], "priorityMediumBand": bands[2]},
+        )
     for key, value in values.items():
         setattr(config, key, value)
+
+
+def priority_bands(config: ScoringConfig) -> tuple[float, float, float]:
+    """The config's tier bands (top, high, medium) on the priority score; defaults 75 / 50 / 25."""
+    return (
+        75.0 if config.priority_top_band is None else float(config.priority_top_band),
+        50.0 if config.priority_high_band is None else float(config.priority_high_band),
+        25.0 if config.priority_medium_band is None else float(config.priority_medium_band),
+    )

@@ -36,8 +36,21 @@ def get_job(session: Session, *, tenant_id: int | None, job_id: int) -> Job:
     return job
 
 
+def _rate_and_eta(job: Job) -> tuple[float | None, float | None]:
+    """Leads (or steps) per second since the job started, and the seconds left at that rate."""
+    if job.started_at is None or not job.processed:
+        return None, None
+    elapsed = ((job.finished_at or datetime.now(UTC)) - job.started_at).total_seconds()
+    if elapsed <= 0:
+        return None, None
+    rate = job.processed / elapsed
+    left = max(job.total - job.processed, 0) / rate if job.status in RUNNING else 0.0
+    return round(rate, 2), round(left, 1)
+
+
 def to_dict(job: Job) -> dict[str, Any]:
-    return {
+    rate, eta = _rate_and_eta(job)
+    return {"rate": rate, "etaSeconds": eta,
         "id": job.id, "kind": job.kind, "status": job.status, "processed": job.processed, "total": job.total,
         "failed": job.failed, "engine": job.engine, "configId": job.config_id,
         "startedAt": job.started_at.isoformat() if job.started_at else None,

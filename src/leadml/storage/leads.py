@@ -90,3 +90,7 @@ def activity_facts(session: Session, *, lead_id: int) -> list[tuple[str, datetim
     """(type, occurred_at, direction) of the lead's activities, oldest first: what its features read,
     without loading whole Activity rows."""
     return [tuple(row) for row in session.execute(_ACTIVITY_FACTS, {"lead_id": lead_id})]
+
+
+def count_leads(session: Session, *, config_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Lead).where(Lead.config_id == config_id)) or 0

@@ -89,6 +89,12 @@ class ScoringConfig(Base):
     feature_attributes: Mapped[list] = mapped_column(JSON, default=list)
     llm_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     llm_mode: Mapped[str] = mapped_column(String(20), default="narrative")
+    # Priority tiers: fixed bands on the 0-100 priority score (top >= 75, high >= 50, medium >= 25).
+    priority_top_band: Mapped[float] = mapped_column(Float, default=75.0, server_default="75")
+    priority_high_band: Mapped[float] = mapped_column(Float, default=50.0, server_default="50")
+    priority_medium_band: Mapped[float] = mapped_column(Float, default=25.0, server_default="25")
+    # Hours between automatic bulk refreshes of expired or changed leads; None = off (the default).
+    refresh_interval_hours: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(EpochMillis)
     updated_at: Mapped[datetime] = mapped_column(EpochMillis)
 
@@ -164,7 +170,11 @@ class ModelVersion(Base):
 
 class Prediction(Base):
     __tablename__ = "predictions"
-    __table_args__ = (Index("ix_predictions_lead_type", "lead_id", "type", "predicted_at"),)
+    __table_args__ = (
+        Index("ix_predictions_lead_type", "lead_id", "type", "predicted_at"),
+        # Rankings: a config's current predictions of a type, best priority first.
+        Index("ix_predictions_ranking", "config_id", "type", "status", "priority_score"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     config_id: Mapped[int] = mapped_column(ForeignKey("scoring_configs.id", ondelete="CASCADE"), index=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
@@ -178,6 +188,8 @@ class Prediction(Base):
     score_level: Mapped[str | None] = mapped_column(String(10))
     priority_score: Mapped[float | None] = mapped_column(Float)
     priority_tier: Mapped[str | None] = mapped_column(String(10))
+    # The lead's strongest positive reasons (feature names, comma-separated), for ranking insights.
+    top_reasons: Mapped[str | None] = mapped_column(String(400))
     # The full response body as returned when fresh, so a cached read returns every field.
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(10))
