@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.state.jobs.recover()  # jobs whose process died (kill -9, crash) are closed, never left "running"
         yield
         app.state.jobs.shutdown()
 
