@@ -7,6 +7,8 @@ Each backend's demo is prepared once for the module (a small one: 1,500 leads)."
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,12 +36,13 @@ def demo(request, tmp_path_factory):
     drop()
 
 
-def signed_in(server_url: str, key: str) -> httpx.Client:
+@contextmanager
+def signed_in(server_url: str, key: str) -> Iterator[httpx.Client]:
     """A client signed in through the page's form (the session cookie carries the tenant)."""
-    client = httpx.Client(base_url=server_url, timeout=30)
-    response = client.post("/login", data={"apiKey": key}, follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return client
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        response = client.post("/login", data={"apiKey": key}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        yield client
 
 
 def insights_api(client: httpx.Client) -> dict:
