@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from live_server import Servers, database_url, leadml  # noqa: F401 - database_url is a fixture
 from sqlalchemy import func, select, text
 
 from leadml import db
@@ -168,3 +169,177 @@ def test_a_reader_process_leaves_this_process_s_wal_alone(sqlite_engine):
     raw = sqlite3.connect(sqlite_engine.url.database)
     assert raw.execute("SELECT count(*) FROM leads").fetchone()[0] == 3
     raw.close()
+
+
+# --- a real server killed with SIGKILL in the middle of a stream of batch imports ---------------------
+
+LEADS_PER_BATCH = 300
+
+
+def _lead_batch(batch: int) -> dict:
+    return {"leads": [{"externalId": f"B{batch}-{i}", "email": f"b{batch}.{i}@example.com", "title": "Director",
+                       "company": f"Company {i % 37}", "attributes": {"batch": batch}}
+                      for i in range(LEADS_PER_BATCH)]}
+
+
+def _activity_batch(batch: int) -> dict:
+    return {"activities": [{"leadExternalId": f"B{batch}-{i}", "type": "page_view", "eventId": f"E{batch}-{i}-{k}",
+                            "occurredAt": f"2026-01-{1 + k:02d}T10:00:00Z"}
+                           for i in range(LEADS_PER_BATCH) for k in range(3)]}
+
+
+def test_batches_answered_200_survive_kill_9(database_url, tmp_path):
+    import threading
+    import time
+
+    import httpx
+
+    servers = Servers(database_url, tmp_path)
+    try:
+        server = servers.start()
+        # A tenant created from the CLI, in another process, while the server runs: the server must see it.
+        key = leadml(["tenant", "create", "stream"], database_url, tmp_path / "var").stdout.strip().splitlines()[-1]
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            created = client.post("/api/lead-scoring/configs", json={"name": "stream"})
+            assert created.status_code == 201 or created.status_code == 200, created.text
+            config_id = created.json()["id"]
+        acknowledged: dict[str, list[int]] = {"leads": [], "activities": []}
+        sent: dict[str, list[int]] = {"leads": [], "activities": []}
+        stop = threading.Event()
+
+        def stream() -> None:
+            with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+                for batch in range(10_000):
+                    if stop.is_set():
+                        return
+                    for kind, body in (("leads", _lead_batch(batch)), ("activities", _activity_batch(batch))):
+                        sent[kind].append(batch)
+                        try:
+                            response = client.post(f"/api/lead-scoring/{config_id}/{kind}", json=body)
+                        except httpx.HTTPError:
+                            return  # the server is gone mid-request
+                        if response.status_code != 200:
+                            return
+                        acknowledged[kind].append(batch)
+
+        thread = threading.Thread(target=stream, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 120
+        while len(acknowledged["activities"]) < 8 and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.01)
+        server.kill()  # while the client is sending the next batch
+        stop.set()
+        thread.join(timeout=60)
+        assert len(acknowledged["activities"]) >= 8, (acknowledged, server.log())
+
+        server = servers.start()  # restart: recovery, migrations, then count through a fresh process
+        seen = _rows_by_batch(database_url, config_id)
+        for kind, per_batch in (("leads", LEADS_PER_BATCH), ("activities", 3 * LEADS_PER_BATCH)):
+            for batch in acknowledged[kind]:
+                assert seen[kind].get(batch) == per_batch, f"{kind} batch {batch} was answered 200 but is not all there"
+            for batch, count in seen[kind].items():
+                assert batch in sent[kind] and count == per_batch, f"{kind} batch {batch}: {count} rows (half a batch)"
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:  # and it serves on
+            assert client.post(f"/api/lead-scoring/{config_id}/leads", json=_lead_batch(99_999)).status_code == 200
+        server.stop()
+    finally:
+        servers.close()
+
+
+def _rows_by_batch(url: str, config_id: int) -> dict[str, dict[int, int]]:
+    code = """
+import json, sys
+from sqlalchemy import create_engine, text
+engine = create_engine(sys.argv[1])
+out = {}
+with engine.connect() as c:
+    for kind, sql in (("leads", "SELECT external_id FROM leads WHERE config_id = :c"),
+                      ("activities", "SELECT event_id FROM activities WHERE config_id = :c")):
+        counts = {}
+        for (name,) in c.execute(text(sql), {"c": int(sys.argv[2])}):
+            batch = int(name[1:].split("-")[0])
+            counts[batch] = counts.get(batch, 0) + 1
+        out[kind] = counts
+print(json.dumps(out))
+"""
+    done = subprocess.run([sys.executable, "-c", code, url, str(config_id)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": SRC}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return {kind: {int(b): n for b, n in counts.items()} for kind, counts in json.loads(done.stdout).items()}
+
+
+# --- jobs whose worker process died -------------------------------------------------------------------
+
+def _dead_worker() -> str:
+    """The identity of a process that really ran and has exited (as a killed server's would be)."""
+    from leadml.jobs import liveness
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    with open(f"/proc/{child.pid}/stat") as f:
+        stat = f.read()
+    start = stat[stat.rindex(")") + 2:].split()[19]
+    host, boot, _pid, _start = liveness.identity().rsplit(":", 3)
+    worker = f"{host}:{boot}:{child.pid}:{start}"
+    assert liveness.worker_alive(worker, None)
+    child.kill()
+    child.wait()
+    assert not liveness.worker_alive(worker, None)
+    return worker
+
+
+def test_jobs_of_a_dead_worker_are_closed_cancelled_and_never_block(engine):
+    from leadml.jobs import liveness, runner
+    from leadml.storage import jobs as job_store
+    from leadml.storage.tables import Job
+
+    sessions = db.make_session_factory(engine)
+    dead = _dead_worker()
+    with db.transaction(sessions) as session:
+        tenant, _ = tenants.create_tenant(session, name="jobs")
+        config_ids = [configs.create_config(session, tenant_id=tenant.id, values={"name": f"c{i}"}).id
+                      for i in range(3)]
+        jobs = {}
+        for status, config_id in zip(("running", "cancelling", "queued"), config_ids, strict=True):
+            job = job_store.create_job(session, tenant_id=tenant.id, config_id=config_id, kind="train")
+            job.status, job.worker = status, dead
+            jobs[status] = job.id
+        live = job_store.create_job(session, tenant_id=tenant.id, config_id=config_ids[0], kind="bulk_predict")
+        live_id = live.id
+        live.status = "running"
+        assert live.worker == liveness.identity()
+    # Cancelling a job whose worker is gone cancels it at once (no one would ever acknowledge it).
+    with db.transaction(sessions) as session:
+        assert runner.cancel(session, session.get(Job, jobs["queued"])).status == "cancelled"
+    assert sorted(runner.recover(sessions)) == sorted([jobs["running"], jobs["cancelling"]])
+    with db.transaction(sessions) as session:
+        running, cancelling = session.get(Job, jobs["running"]), session.get(Job, jobs["cancelling"])
+        assert running.status == "failed" and "stopped before it finished" in running.error
+        assert running.finished_at is not None
+        assert cancelling.status == "cancelled"
+        assert session.get(Job, live_id).status == "running"  # this process is alive: left alone
+        # A live job still blocks a second one of its kind; a new train job for config 0 is accepted.
+        with pytest.raises(Exception, match="already running"):
+            job_store.create_job(session, tenant_id=tenant.id, config_id=config_ids[0], kind="bulk_predict")
+        job_store.create_job(session, tenant_id=tenant.id, config_id=config_ids[0], kind="train")
+    # A dead worker's job met by create_job (before any recovery ran) is closed, not a 409.
+    with db.transaction(sessions) as session:
+        job = session.get(Job, live_id)
+        job.worker = dead
+    with db.transaction(sessions) as session:
+        job_store.create_job(session, tenant_id=tenant.id, config_id=config_ids[0], kind="bulk_predict")
+        assert session.get(Job, live_id).status == "failed"
+
+
+def test_a_worker_on_another_machine_lives_by_its_heartbeat():
+    from datetime import timedelta
+
+    from leadml.jobs import liveness
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    other = "some-other-host:abc:123:456"
+    assert liveness.worker_alive(other, now - timedelta(seconds=40), now=now)
+    assert not liveness.worker_alive(other, now - liveness.HEARTBEAT_STALE - timedelta(seconds=1), now=now)
+    assert not liveness.worker_alive(other, None, now=now)
+    assert not liveness.worker_alive(None, now, now=now)
+    assert liveness.worker_alive(liveness.identity(), None)
