@@ -250,7 +250,7 @@ def main() -> None:
         "benchmark": "features",
         **built,
         **measure(path, args.chunk_leads, args.timezone),
-        "reader": "adbc-sqlite",
+        "reader": "adbc-sqlite-worker-process",
         "reused_db": reused,
     }
     print(json.dumps(result))

@@ -76,7 +76,7 @@ def insert(funnel, path: Path) -> dict:
     return {
         "insert_seconds": round(seconds, 2),
         "insert_rows_per_second": round(rows / seconds),
-        "insert_method": "adbc" if bulk._adbc_available() else "executemany",
+        "insert_method": "adbc-worker-process" if bulk._adbc_available() else "executemany",
         "insert_peak_rss_mib": _peak_rss_mib(),
         "db_mib": round(path.stat().st_size / 2**20, 1),
     }

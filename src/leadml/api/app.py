@@ -26,9 +26,11 @@ def create_app(settings: Settings | None = None, *, engine=None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Bulk jobs a stopped process left unfinished resume after their last written chunk, and
-        # configs with a refresh interval get their expired or changed leads re-scored.
+        # Bulk jobs a dead process left unfinished resume after their last written chunk; any other job
+        # of a dead process (kill -9, crash) is closed, never left "running". Configs with a refresh
+        # interval get their expired or changed leads re-scored.
         app.state.jobs.resume_bulk(app.state.model_loader)
+        app.state.jobs.recover()
         app.state.jobs.start_refresh_timer(app.state.model_loader)
         yield
         app.state.jobs.shutdown()

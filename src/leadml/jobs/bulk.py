@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadml import db
+from leadml.jobs import liveness
 from leadml.jobs.runner import Cancelled, JobContext
 from leadml.scoring import bulk
 from leadml.storage import configs
@@ -81,12 +82,14 @@ def bulk_work(engine: Engine, sessions: sessionmaker[Session], job_id: int, *, m
 
 
 def interrupted_jobs(session: Session) -> list[Job]:
-    """Bulk jobs left queued or running by a process that stopped (call at start-up, before any run)."""
-    return list(session.scalars(select(Job).where(Job.kind == KIND, Job.status.in_(("queued", "running")))))
+    """Bulk jobs left queued or running by a process that died (a live process's jobs are its own)."""
+    jobs = session.scalars(select(Job).where(Job.kind == KIND, Job.status.in_(("queued", "running"))))
+    return [job for job in jobs if not liveness.worker_alive(job.worker, job.heartbeat_at)]
 
 
 def requeue(session: Session, job: Job) -> None:
-    job.status = "queued"
+    """Claim an interrupted job for this process; it resumes after its checkpoint."""
+    job.status, job.worker, job.heartbeat_at = "queued", liveness.identity(), datetime.now(UTC)
     session.flush()
 
 

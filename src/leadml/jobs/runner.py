@@ -2,6 +2,10 @@
 
 A job function receives a `JobContext` to report progress and to notice cancellation between steps.
 The CLI runs the same functions in the foreground with the same context.
+
+Crash safety: a job row names its worker process (jobs/liveness.py) and carries a heartbeat, refreshed
+while it runs. `recover` (at server start; creating a job does the same for its config) closes jobs
+whose worker died: they never stay "running" and never block a new job.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadml import db
 from leadml.errors import LeadMLError
+from leadml.jobs import liveness
 from leadml.jobs.fairness import FairQueue
+from leadml.storage import jobs as job_store
 from leadml.storage.tables import Job
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,7 @@ class JobContext:
         with db.transaction(self.sessions) as session:
             job = session.get(Job, self.job_id)
             job.processed, job.total, job.failed = processed, total, failed
+            job.heartbeat_at = datetime.now(UTC)
             if job.status == "cancelling":
                 raise Cancelled()
         if self.on_progress:
@@ -60,8 +67,12 @@ def run(sessions: sessionmaker[Session], job_id: int, work: JobFunction,
         if job.status == "cancelling":
             job.status, job.finished_at = "cancelled", datetime.now(UTC)
             return job
-        job.status, job.started_at = "running", datetime.now(UTC)
+        if job.status != "queued":  # closed meanwhile (cancelled, or failed by recovery)
+            return job
+        now = datetime.now(UTC)
+        job.status, job.started_at, job.worker, job.heartbeat_at = "running", now, liveness.identity(), now
     status, error, result = "succeeded", None, None
+    beating = _Heartbeat(sessions, job_id)
     try:
         result = work(JobContext(sessions, job_id, on_progress))
     except Cancelled:
@@ -72,10 +83,43 @@ def run(sessions: sessionmaker[Session], job_id: int, work: JobFunction,
     except Exception as exc:  # a failed job records why; the server keeps serving
         log.exception("job %s failed", job_id)
         status, error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        beating.stop()
     with db.transaction(sessions) as session:
         job = session.get(Job, job_id)
         job.status, job.error, job.result, job.finished_at = status, error, result, datetime.now(UTC)
     return job
+
+
+class _Heartbeat:
+    """Refreshes a running job's heartbeat_at every HEARTBEAT_SECONDS (how other machines see it live)."""
+
+    def __init__(self, sessions: sessionmaker[Session], job_id: int) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(sessions, job_id), name=f"job-{job_id}-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+
+    def _beat(self, sessions: sessionmaker[Session], job_id: int) -> None:
+        while not self._stop.wait(liveness.HEARTBEAT_SECONDS):
+            try:
+                with db.transaction(sessions) as session:
+                    session.get(Job, job_id).heartbeat_at = datetime.now(UTC)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the job goes on
+                log.warning("job %s: heartbeat not recorded", job_id, exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def recover(sessions: sessionmaker[Session]) -> list[int]:
+    """Close the jobs whose worker process died (failed, or cancelled when cancelling); their ids."""
+    with db.transaction(sessions) as session:
+        closed = job_store.close_orphaned_jobs(session)
+    if closed:
+        log.warning("closed %d job(s) left behind by a stopped process: %s", len(closed), closed)
+    return closed
 
 
 class JobRunner:
@@ -115,7 +159,9 @@ class JobRunner:
 
 
 def cancel(session: Session, job: Job) -> Job:
-    if job.status == "queued" or job.status == "running":
+    """Ask a live worker to stop; a job without one (its process died) is cancelled at once."""
+    if job.status in ("queued", "running"):
         job.status = "cancelling"
+        job_store.close_if_orphaned(job)  # no live worker: cancelled now
     session.flush()
     return job

@@ -8,12 +8,12 @@ Reading a chunk of leads through the (lead_id, occurred_at) index is fast when t
 table is stored roughly by lead, but jumps around the table when it is stored in arrival order
 (the usual case for a CRM feed): about four times slower. `ActivityPartitions` instead scans the
 table once, sequentially, in two parallel rowid ranges, and appends each chunk's rows to its own
-temporary Arrow files, so the cost no longer depends on the storage order.
+temporary Arrow files, so the cost no longer depends on the storage order. The scans run in
+SQLite worker processes (see sqlite_worker.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +22,8 @@ import polars as pl
 
 from leadml.features.activity_rules import INBOUND, OUTBOUND
 from leadml.features.inputs import KNOWN_ACTIVITY_TYPES
-from leadml.storage.feature_readers import AdbcSqliteReader, Column
+from leadml.storage import sqlite_worker
+from leadml.storage.feature_readers import AdbcSqliteReader, Column, WorkerSqliteReader
 
 ACTIVITY_TYPE_ENUM = pl.Enum([*KNOWN_ACTIVITY_TYPES, "other"])
 DIRECTION_ENUM = pl.Enum([INBOUND, OUTBOUND])
@@ -62,55 +63,37 @@ def unpack_activities(packed: pl.DataFrame) -> pl.DataFrame:
 
 
 class ActivityPartitions:
-    """A config's activities split by lead chunk into Arrow files under `directory`, in one pass."""
+    """A config's activities split by lead chunk into Arrow files under `directory`, in one pass.
+
+    The scans run in SQLite worker processes (ADBC carries its own SQLite: see sqlite_worker.py),
+    which split their rows by chunk and write the files themselves; this process only reads them.
+    """
 
     def __init__(self, path: str, *, config_id: int, chunk_firsts: Sequence[int], directory: Path, workers: int = 2):
         self.directory = directory
-        self._firsts = pl.Series(list(chunk_firsts), dtype=pl.Int64)
-        self._lock = threading.Lock()
         self._files: dict[int, list[tuple[int, int, Path]]] = {}
-        with _reader(path) as reader:
-            low, high = reader.frame(
-                [
-                    Column("low", pl.Int64(), nullable=True, sql="min(id)"),
-                    Column("high", pl.Int64(), nullable=True, sql="max(id)"),
-                ],
-                "activities",
-                "1 = 1",
-                (),
-            ).row(0)
+        low, high = WorkerSqliteReader(path).frame(
+            [
+                Column("low", pl.Int64(), nullable=True, sql="min(id)"),
+                Column("high", pl.Int64(), nullable=True, sql="max(id)"),
+            ],
+            "activities",
+            "1 = 1",
+            (),
+        ).row(0)
         if low is None or not chunk_firsts:
             return
         step = (high - low) // workers + 1
         ranges = [(low + i * step, min(low + (i + 1) * step - 1, high)) for i in range(workers)]
+        firsts = [int(f) for f in chunk_firsts]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="activity-scan") as pool:
-            for future in [pool.submit(self._scan, path, config_id, i, r) for i, r in enumerate(ranges)]:
-                future.result()
-
-    def _scan(self, path: str, config_id: int, worker: int, id_range: tuple[int, int]) -> None:
-        with _reader(path) as reader:
-            batches, rows, flush = [], 0, 0
-            # A sequential walk of the table by rowid; `+config_id` keeps SQLite off the config index.
-            for batch in reader.batches(
-                PACKED_ACTIVITY_COLUMNS, "activities", "id BETWEEN ? AND ? AND +config_id = ?", (*id_range, config_id)
-            ):
-                batches.append(batch)
-                rows += batch.height
-                if rows >= _FLUSH_ROWS:
-                    self._write(pl.concat(batches), worker, flush)
-                    batches, rows, flush = [], 0, flush + 1
-            if batches:
-                self._write(pl.concat(batches), worker, flush)
-
-    def _write(self, frame: pl.DataFrame, worker: int, flush: int) -> None:
-        chunk = self._firsts.search_sorted(frame.get_column("lead_id"), side="right") - 1
-        for (index,), part in frame.with_columns(chunk.alias("_chunk")).partition_by("_chunk", as_dict=True).items():
-            if index < 0:  # a lead id below the first chunk: not one of the config's leads
-                continue
-            path = self.directory / f"chunk{index}-w{worker}-{flush}.arrow"
-            part.drop("_chunk").write_ipc(path)
-            with self._lock:
-                self._files.setdefault(index, []).append((worker, flush, path))
+            futures = [
+                pool.submit(sqlite_worker.call, f"{__name__}:scan_range", path, config_id, i, r, firsts, str(directory))
+                for i, r in enumerate(ranges)
+            ]
+            for future in futures:
+                for index, worker, flush, file in future.result():
+                    self._files.setdefault(index, []).append((worker, flush, Path(file)))
 
     def load(self, index: int) -> pl.DataFrame:
         """The chunk's activities in storage order (sorted by lead and time when stored that way)."""
@@ -123,5 +106,34 @@ class ActivityPartitions:
         return unpack_activities(frame)
 
 
-def _reader(path: str) -> AdbcSqliteReader:
-    return AdbcSqliteReader(path, memory_map=False)
+def scan_range(
+    path: str, config_id: int, worker: int, id_range: tuple[int, int], chunk_firsts: list[int], directory: str
+) -> list[tuple[int, int, int, str]]:
+    """Runs in a SQLite worker process: a sequential walk of the activities in `id_range` by rowid,
+    split by lead chunk into Arrow files. Returns (chunk index, worker, flush, file) per file."""
+    firsts = pl.Series(chunk_firsts, dtype=pl.Int64)
+    written: list[tuple[int, int, int, str]] = []
+
+    def write(frame: pl.DataFrame, flush: int) -> None:
+        chunk = firsts.search_sorted(frame.get_column("lead_id"), side="right") - 1
+        for (index,), part in frame.with_columns(chunk.alias("_chunk")).partition_by("_chunk", as_dict=True).items():
+            if index < 0:  # a lead id below the first chunk: not one of the config's leads
+                continue
+            file = Path(directory) / f"chunk{index}-w{worker}-{flush}.arrow"
+            part.drop("_chunk").write_ipc(file)
+            written.append((int(index), worker, flush, str(file)))
+
+    with AdbcSqliteReader(path, memory_map=False) as reader:
+        batches, rows, flush = [], 0, 0
+        # `+config_id` keeps SQLite off the config index.
+        for batch in reader.batches(
+            PACKED_ACTIVITY_COLUMNS, "activities", "id BETWEEN ? AND ? AND +config_id = ?", (*id_range, config_id)
+        ):
+            batches.append(batch)
+            rows += batch.height
+            if rows >= _FLUSH_ROWS:
+                write(pl.concat(batches), flush)
+                batches, rows, flush = [], 0, flush + 1
+        if batches:
+            write(pl.concat(batches), flush)
+    return written

@@ -1,6 +1,8 @@
 """Readers that turn a query into a polars frame quickly, per database.
 
-- SQLite file through an engine: ADBC (rows go straight to Arrow, no Python objects per value);
+- SQLite file through an engine: ADBC (rows go straight to Arrow, no Python objects per value),
+  in a worker process (sqlite_worker.py: ADBC carries its own SQLite, which must never open a
+  database file in the process where Python's sqlite3 has it open); frames come back as Arrow IPC;
 - PostgreSQL: `COPY (query) TO STDOUT` as CSV, parsed by polars;
 - anything else, or a caller's session/connection on SQLite: the DBAPI cursor (sees the
   caller's uncommitted rows; slower).
@@ -155,6 +157,28 @@ class AdbcSqliteReader(_Reader):
                     yield self._restore(pl.from_arrow(batch), columns)
 
 
+def adbc_frame(path: str, columns: Sequence[Column], table: str, where: str, params: Sequence[Any]) -> pl.DataFrame:
+    """One query's frame through ADBC. Runs in a worker process (see sqlite_worker.py), never here."""
+    with AdbcSqliteReader(path) as reader:
+        return reader.frame(columns, table, where, params)
+
+
+class WorkerSqliteReader(_Reader):
+    """A SQLite file read through ADBC in a worker process: each query's rows come back as Arrow IPC.
+
+    Each query runs in its own read transaction; the worker sees what has been committed."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def frame(self, columns, table, where, params):
+        from leadml.storage import sqlite_worker
+
+        return sqlite_worker.call(f"{__name__}:adbc_frame", self.path, list(columns), table, where, tuple(params))
+
+
 class _PostgresCopyReader(_Reader):
     """PostgreSQL through COPY ... TO STDOUT as CSV: one round trip, parsed by polars."""
 
@@ -200,11 +224,7 @@ def open_reader(source: Engine | Connection | Session) -> Iterator[_Reader]:
     elif isinstance(source, Connection):
         yield _connection_reader(source)
     elif (path := sqlite_file(source)) is not None:
-        reader = AdbcSqliteReader(path)
-        try:
-            yield reader
-        finally:
-            reader.close()
+        yield WorkerSqliteReader(path)
     else:
         with source.connect() as connection:
             yield _connection_reader(connection)

@@ -9,21 +9,47 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadml import errors
+from leadml.jobs import liveness
 from leadml.storage.tables import Job
 
 RUNNING = ("queued", "running", "cancelling")
 
 
+def close_if_orphaned(job: Job, *, now: datetime | None = None) -> bool:
+    """A queued/running/cancelling job whose worker process is gone: cancelling becomes cancelled,
+    the others failed with the reason. Returns whether the job was closed."""
+    if job.status not in RUNNING or liveness.worker_alive(job.worker, job.heartbeat_at, now=now):
+        return False
+    if job.status == "cancelling":
+        job.status = "cancelled"
+    else:
+        job.error = (f"the process running this {job.kind} job ({job.worker or 'unknown'}) stopped before it finished"
+                     f" (server crash or restart while {job.status}); start the job again")
+        job.status = "failed"
+    job.finished_at = now or datetime.now(UTC)
+    return True
+
+
+def close_orphaned_jobs(session: Session) -> list[int]:
+    """Close every job left queued/running/cancelling by a dead worker (at server or CLI start)."""
+    closed = [job.id for job in session.scalars(select(Job).where(Job.status.in_(RUNNING))) if close_if_orphaned(job)]
+    session.flush()
+    return closed
+
+
 def create_job(session: Session, *, tenant_id: int, config_id: int, kind: str, params: dict[str, Any] | None = None,
                engine: str = "local") -> Job:
-    """One job of a kind per config at a time."""
-    busy = session.scalar(
-        select(Job).where(Job.config_id == config_id, Job.kind == kind, Job.status.in_(RUNNING)).limit(1)
-    )
-    if busy is not None:
-        raise errors.Conflict(f"a {kind} job is already running for config {config_id}", details={"jobId": busy.id})
+    """One job of a kind per config at a time (a job whose worker died does not count: it is closed).
+
+    The job is recorded as this process's (its worker); whoever runs it claims it again."""
+    busy = [job for job in session.scalars(
+        select(Job).where(Job.config_id == config_id, Job.kind == kind, Job.status.in_(RUNNING))
+    ) if not close_if_orphaned(job)]
+    if busy:
+        raise errors.Conflict(f"a {kind} job is already running for config {config_id}", details={"jobId": busy[0].id})
+    now = datetime.now(UTC)
     job = Job(tenant_id=tenant_id, config_id=config_id, kind=kind, status="queued", params=params or {},
-              engine=engine, created_at=datetime.now(UTC))
+              engine=engine, created_at=now, worker=liveness.identity(), heartbeat_at=now)
     session.add(job)
     session.flush()
     return job

@@ -219,3 +219,7 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(EpochMillis)
     started_at: Mapped[datetime | None] = mapped_column(EpochMillis)
     finished_at: Mapped[datetime | None] = mapped_column(EpochMillis)
+    # The process running (or about to run) the job, "host:boot:pid:start" (jobs/liveness.py), and its
+    # last sign of life: a job whose worker died is found and closed instead of staying "running".
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(EpochMillis)
