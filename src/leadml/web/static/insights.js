@@ -63,6 +63,8 @@ function pct(p) {
   if (x >= 99.95) return ">99.9%";
   return x.toFixed(1) + "%";
 }
+// A plain ratio (accuracy: 3 of 3 validated is 100%).
+function ratio(x) { return x == null ? "–" : (100 * Number(x)).toFixed(1) + "%"; }
 function share(p) { return p == null ? "–" : Math.round(100 * p) + "%"; }
 function num(x, digits = 2) { return x == null || Number.isNaN(Number(x)) ? "–" : Number(x).toFixed(digits); }
 function count(x) { return x == null ? "–" : Number(x).toLocaleString("en"); }
@@ -222,13 +224,13 @@ async function loadMetrics() {
   byId("m-total").textContent = count(acc.totalPredictions);
   byId("m-validated").textContent = count(acc.validatedCount);
   byId("m-accurate").textContent = count(acc.accurateCount);
-  byId("m-accuracy").textContent = acc.accuracy == null ? "no feedback yet" : pct(acc.accuracy);
+  byId("m-accuracy").textContent = acc.accuracy == null ? "no feedback yet" : ratio(acc.accuracy);
   const byType = acc.byType || {};
   byId("by-type-body").replaceChildren(...PREDICTION_TYPES.filter(t => byType[t]).map(t => {
     const row = byType[t];
     return el("tr", { "data-type": t }, el("th", { scope: "row", text: label(t.toLowerCase()) }),
       el("td", { text: count(row.total) }), el("td", { text: count(row.validated) }),
-      el("td", { text: count(row.accurate) }), el("td", { text: row.accuracy == null ? "–" : pct(row.accuracy) }));
+      el("td", { text: count(row.accurate) }), el("td", { text: ratio(row.accuracy) }));
   }));
 }
 
@@ -602,7 +604,7 @@ function setBusy(busy) {
 }
 
 // Follows a job until it ends; returns the final job record.
-async function followJob(jobId, title) {
+async function followJob(jobId, title, unit) {
   const box = byId("job"), bar = byId("job-progress"), status = byId("job-status");
   state.job = jobId;
   byId("job-title").textContent = title;
@@ -624,11 +626,12 @@ async function followJob(jobId, title) {
     let eta = job.etaSeconds ?? job.eta ?? null;
     if (typeof eta === "string" && Number.isNaN(Number(eta))) eta = (Date.parse(eta) - Date.now()) / 1000;
     if (eta == null && rate && total > processed) eta = (total - processed) / rate;
-    const parts = [`${count(processed)} / ${count(total)}`];
-    if (rate) parts.push(`${rate >= 10 ? Math.round(rate).toLocaleString("en") : num(rate, 1)} per second`);
+    const parts = [`${count(processed)} / ${count(total)} ${unit}`];
+    if (rate && unit === "leads") parts.push(`${rate >= 10 ? Math.round(rate).toLocaleString("en") : num(rate, 1)} leads per second`);
     if (job.status === "running" && eta != null) parts.push(`about ${duration(Number(eta))} left`);
     if (job.failed) parts.push(`${count(job.failed)} failed`);
-    status.textContent = `${job.status === "queued" ? "Queued" : job.status === "running" ? "Running" : job.status}: ${parts.join(" · ")}`;
+    const word = job.status.charAt(0).toUpperCase() + job.status.slice(1);
+    status.textContent = `${word}: ${parts.join(" · ")}`;
     if (!["queued", "running", "cancelling"].includes(job.status)) {
       if (job.status === "succeeded" && total > 0) bar.value = bar.max;
       byId("job-cancel").hidden = true;
@@ -659,7 +662,7 @@ async function runBulk() {
     }
     let processed, failed;
     if (response.jobId != null) {
-      const job = await followJob(response.jobId, "Bulk predictions");
+      const job = await followJob(response.jobId, "Bulk predictions", "leads");
       if (job.status !== "succeeded") {
         showResult(`Bulk predictions ${job.status}${job.error ? ": " + job.error : ""}.`, job.status === "failed");
         await loadRanking();
@@ -690,7 +693,7 @@ async function runTraining() {
       if (err.status !== 409 || !err.body?.details?.jobId) throw err;
       jobId = err.body.details.jobId;
     }
-    const job = await followJob(jobId, "Training");
+    const job = await followJob(jobId, "Training", "steps");
     await Promise.all([loadModels(), loadImportance(), loadMetrics()]);
     if (job.status !== "succeeded") {
       showResult(`Training ${job.status}${job.error ? ": " + job.error : ""}.`, job.status === "failed");
