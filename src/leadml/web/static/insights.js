@@ -224,7 +224,7 @@ async function loadMetrics() {
   byId("m-total").textContent = count(acc.totalPredictions);
   byId("m-validated").textContent = count(acc.validatedCount);
   byId("m-accurate").textContent = count(acc.accurateCount);
-  byId("m-accuracy").textContent = acc.accuracy == null ? "no feedback yet" : ratio(acc.accuracy);
+  byId("m-accuracy").textContent = acc.accuracy == null ? "none yet" : ratio(acc.accuracy);
   const byType = acc.byType || {};
   byId("by-type-body").replaceChildren(...PREDICTION_TYPES.filter(t => byType[t]).map(t => {
     const row = byType[t];
