@@ -6,6 +6,7 @@ it to `artifacts/`, which git ignores), else to the test's temporary directory."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -81,12 +82,9 @@ def test_session_cookie_signs_the_json_api_in_and_stays_tenant_scoped(client, ma
 
 # --- the page in a real browser ---------------------------------------------------------------
 
-@pytest.fixture
-def live_server(sqlite_engine, settings):
-    """The app behind uvicorn on a free loopback port (one database: the browser test is slow enough)."""
-    from leadml.api.app import create_app
-
-    app = create_app(settings, engine=sqlite_engine)
+@contextlib.contextmanager
+def _serve(app):
+    """The app behind uvicorn on a free loopback port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -99,9 +97,31 @@ def live_server(sqlite_engine, settings):
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", app
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(sqlite_engine, settings):
+    """The app behind uvicorn (one database: the browser test is slow enough)."""
+    from leadml.api.app import create_app
+
+    app = create_app(settings, engine=sqlite_engine)
+    with _serve(app) as url:
+        yield url, app
+
+
+def _browser(sync_api, p):
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def _sign_in(page, url: str, headers: dict[str, str]) -> None:
+    page.goto(url + "/")
+    page.fill("#apiKey", _key(headers))
+    page.click("button[type=submit]")
 
 
 def _iso_days_ago(now: datetime, days: float) -> str:
@@ -426,3 +446,48 @@ def make_tenant_for():
         return {"Authorization": f"Bearer {key}"}
 
     return make
+
+
+def test_details_show_what_the_language_model_did(sqlite_engine, tmp_path, make_tenant_for):
+    """With the LLM on (a local OpenAI-compatible server), the details panel shows its metadata."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent (the test command installs Debian's chromium): browser test skipped")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (in the test extras)")
+    from leadml.api.app import create_app
+    from leadml.config import Settings
+    from llm_server import LlmServer
+
+    llm = LlmServer().start()
+    try:
+        settings = Settings(database_url="sqlite://unused", data_dir=tmp_path / "var", session_secret="s",
+                            llm_base_url=llm.url, llm_api_key="test-key", llm_timeout_seconds=5.0)
+        app = create_app(settings, engine=sqlite_engine)
+        headers = make_tenant_for(app)
+        with _serve(app) as url, httpx.Client(base_url=url + BASE, headers=headers, timeout=30) as http:
+            config = http.post("/configs", json={"name": "narrated", "llmEnabled": True, "llmMode": "narrative"}).json()
+            now = datetime.now(UTC)
+            lead_id = http.post(f"/{config['id']}/leads", json={"leads": [
+                {"email": "kim@northwind.com", "name": "Kim Park", "title": "VP of Sales", "company": "Northwind",
+                 "createdAt": _iso_days_ago(now, 15)}]}).json()["leads"][0]["id"]
+            http.post(f"/{config['id']}/activities", json={"activities": [
+                {"leadId": lead_id, "type": t, "occurredAt": _iso_days_ago(now, 5 - i), "eventId": f"k{i}"}
+                for i, t in enumerate(["email_open", "page_view", "form_submit", "meeting"])]})
+            stored = http.post(f"/leads/{lead_id}/ml/predict", json={}).json()["prediction"]
+            assert stored["llmMetadata"]["status"] == "ok"
+            with sync_api.sync_playwright() as p:
+                browser = _browser(sync_api, p)
+                try:
+                    page = browser.new_page(viewport={"width": 1100, "height": 900})
+                    _sign_in(page, url, headers)
+                    sync_api.expect(page.locator("#leads-body tr")).to_have_count(1)
+                    page.locator("#leads-body tr").first.click()
+                    llm_box = page.locator("#d-llm")
+                    sync_api.expect(llm_box).to_be_visible()
+                    sync_api.expect(llm_box.locator("dd").first).to_have_text(llm.model)
+                    sync_api.expect(llm_box).to_contain_text("1,200")  # prompt + completion tokens
+                    sync_api.expect(page.locator("#d-explanation")).to_have_text(stored["explanation"])
+                    page.locator("#details").screenshot(path=str(_shots_dir(tmp_path) / "6-llm-details.png"))
+                finally:
+                    browser.close()
+    finally:
+        llm.stop()

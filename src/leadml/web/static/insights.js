@@ -368,7 +368,8 @@ function renderInsights(insights) {
   box.replaceChildren(
     el("strong", { text: `${count(insights.topLeadCount)} top-tier leads` }),
     ` · average conversion probability ${pct(insights.avgConversionProbability)}`,
-    patterns.length ? ` · what sets them apart: ${patterns.join("; ")}` : "");
+    patterns.length ? ` · what sets them apart: ${patterns.join("; ")}` : "",
+    insights.summary ? el("div", { class: "small", text: insights.summary }) : "");
   box.hidden = false;
 }
 
@@ -474,13 +475,25 @@ function confidenceMeaning(p) {
     "50% means very little evidence, 95% the most the rules give.";
 }
 
+// LLM metadata: one line when the language model was not used; what it did (model, tokens, time,
+// cost) when it was; why the numbers fell back to the model or rules when it failed.
 function renderLlm(meta) {
   const box = byId("d-llm");
-  if (!meta || typeof meta !== "object" || !Object.keys(meta).length) { box.hidden = true; box.replaceChildren(); return; }
-  box.replaceChildren(...Object.entries(meta).flatMap(([key, value]) => [
-    el("dt", { text: label(key) }),
-    el("dd", { text: value != null && typeof value === "object" ? JSON.stringify(value) : String(value) })]));
-  box.hidden = false;
+  const rows = [];
+  if (meta && typeof meta === "object" && meta.status && meta.status !== "not_used") {
+    if (meta.status === "ok") {
+      rows.push(["Language model", meta.llmModel || meta.model], ["Used for", meta.mode],
+        ["Tokens", meta.tokensUsed != null ? count(meta.tokensUsed) : null],
+        ["Time", meta.latencyMs != null ? `${count(Math.round(meta.latencyMs))} ms` : null],
+        ["Cost", meta.estimatedCost != null ? (meta.costKnown === false ? "not priced" : `$${Number(meta.estimatedCost).toFixed(4)}`) : null]);
+    } else {
+      rows.push(["Language model", `not used this time (${meta.fallbackReason || meta.status})`],
+        ["Why", meta.detail], ["Numbers from", meta.model]);
+    }
+  }
+  const shown = rows.filter(([, value]) => value != null && value !== "");
+  box.replaceChildren(...shown.flatMap(([key, value]) => [el("dt", { text: key }), el("dd", { text: String(value) })]));
+  box.hidden = shown.length === 0;
 }
 
 function renderPrediction(p, { isExpired = false, predictionId = null } = {}) {
@@ -497,7 +510,8 @@ function renderPrediction(p, { isExpired = false, predictionId = null } = {}) {
     ? ": median and 80% range of the time-to-close model, counted from today if the lead converts."
     : ": the rules' estimate, wider when confidence is lower.");
   const source = { model: "trained model", rules: "rules", llm: "language model" }[p.source] || p.source;
-  byId("d-source").textContent = `Source: ${source}${p.modelVersion ? " v" + p.modelVersion : ""}` +
+  const llmNote = p.llmMetadata?.status === "not_used" ? " · no language model" : "";
+  byId("d-source").textContent = `Source: ${source}${p.modelVersion ? " v" + p.modelVersion : ""}${llmNote}` +
     ` · priority ${num(p.priorityScore, 1)} (${p.priorityTier} tier) · predicted ${when(p.predictedAt)}` +
     (isExpired ? " · this prediction has expired: re-score for a fresh one" : ` · valid until ${when(p.validUntil)}`);
   renderLlm(p.llmMetadata);
