@@ -37,4 +37,7 @@ stop_pg() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&
 trap stop_pg EXIT
 export LEADML_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/postgres"
 
+# The browser tests save their screenshots here (git-ignored).
+export LEADML_TEST_ARTIFACTS="${LEADML_TEST_ARTIFACTS:-$PWD/artifacts}"
+
 .venv/bin/python -m pytest "$@"
