@@ -501,7 +501,9 @@ function renderPrediction(p, { isExpired = false, predictionId = null } = {}) {
   byId("d-body").hidden = false;
   byId("d-probability").textContent = pct(p.probability);
   byId("d-confidence").textContent = pct(p.confidence);
-  byId("d-confidence-meaning").textContent = confidenceMeaning(p);
+  const meaning = byId("d-confidence-meaning");
+  meaning.textContent = confidenceMeaning(p);
+  if (p.confidenceMeaning) meaning.title = p.confidenceMeaning; else meaning.removeAttribute("title");
   byId("d-level").replaceChildren(el("span", { class: "level level-" + p.predictedScoreLevel, text: p.predictedScoreLevel }));
   const ci = p.confidenceInterval || {};
   byId("d-days").textContent = `${days(p.predictedDays)} days`;
@@ -717,9 +719,10 @@ async function runTraining() {
     const m = conv.metrics || {};
     let text = `Trained conversion model v${conv.version}: AUC ${num(m.auc, 3)}, calibration error ${num(m.ece, 3)}, ` +
       `top-decile lift ${num(m.lift_top_decile, 2)}. `;
+    const why = conv.reason ? ` (${conv.reason.replace(/^(not )?promoted: /, "")})` : "";
     text += conv.promoted
-      ? "Promoted: it is now the active model (run bulk predictions to re-score the ranking)."
-      : `Not promoted: the active model did at least as well on the same hold-out (AUC ${num(m.activeAucOnSameHoldout, 3)}).`;
+      ? `Promoted${why}: it is now the active model; run bulk predictions to re-score the ranking.`
+      : `Not promoted${why || ` (the active model's AUC on the same hold-out: ${num(m.activeAucOnSameHoldout, 3)})`}: the active model stays.`;
     const ttc = (job.result || {}).timeToClose || {};
     if (ttc.version) text += ` Time-to-close model v${ttc.version} ${ttc.promoted ? "promoted" : "not promoted"}.`;
     else if (ttc.skipped) text += ` Time to close: ${ttc.skipped}.`;
