@@ -719,10 +719,11 @@ async function runTraining() {
     const m = conv.metrics || {};
     let text = `Trained conversion model v${conv.version}: AUC ${num(m.auc, 3)}, calibration error ${num(m.ece, 3)}, ` +
       `top-decile lift ${num(m.lift_top_decile, 2)}. `;
-    const why = conv.reason ? ` (${conv.reason.replace(/^(not )?promoted: /, "")})` : "";
+    const why = conv.reason ? ": " + conv.reason.replace(/^(not )?promoted: /, "") : "";
     text += conv.promoted
-      ? `Promoted${why}: it is now the active model; run bulk predictions to re-score the ranking.`
-      : `Not promoted${why || ` (the active model's AUC on the same hold-out: ${num(m.activeAucOnSameHoldout, 3)})`}: the active model stays.`;
+      ? `Promoted${why}. It is now the active model; run bulk predictions to re-score the ranking.`
+      : `Not promoted${why || `: the active model's AUC on the same hold-out is ${num(m.activeAucOnSameHoldout, 3)}`}. ` +
+        "The active model stays.";
     const ttc = (job.result || {}).timeToClose || {};
     if (ttc.version) text += ` Time-to-close model v${ttc.version} ${ttc.promoted ? "promoted" : "not promoted"}.`;
     else if (ttc.skipped) text += ` Time to close: ${ttc.skipped}.`;
