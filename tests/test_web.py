@@ -343,7 +343,7 @@ def test_ml_insights_page_in_headless_chromium(live_server, make_tenant_for, tmp
             expect(page.locator("#d-lead")).to_have_text("Dana Chief")
             expect(page.locator("#d-explanation")).to_have_text(stored["prediction"]["explanation"])
             expect(page.locator("#d-probability")).to_have_text(f"{100 * stored['prediction']['probability']:.1f}%")
-            expect(page.locator("#d-confidence-meaning")).to_contain_text("rules had to go on")
+            expect(page.locator("#d-confidence-meaning")).to_have_text(stored["prediction"]["confidenceMeaning"])
             expect(page.locator("#d-days")).to_contain_text("days")
             expect(page.locator("#d-days-note")).to_contain_text("Likely range")
             expect(page.locator("#d-source")).to_contain_text("Source: rules")

@@ -460,6 +460,7 @@ function leadRow(lead) {
 
 // --- prediction details: the stored prediction, validation and re-scoring -----------------------
 
+// For stored predictions made before the API sent `confidenceMeaning`.
 function confidenceMeaning(p) {
   const c = pct(p.confidence);
   if (p.source === "model") {
@@ -501,9 +502,8 @@ function renderPrediction(p, { isExpired = false, predictionId = null } = {}) {
   byId("d-body").hidden = false;
   byId("d-probability").textContent = pct(p.probability);
   byId("d-confidence").textContent = pct(p.confidence);
-  const meaning = byId("d-confidence-meaning");
-  meaning.textContent = confidenceMeaning(p);
-  if (p.confidenceMeaning) meaning.title = p.confidenceMeaning; else meaning.removeAttribute("title");
+  // The API's one sentence when it sends one (the same words everywhere), else the page's own.
+  byId("d-confidence-meaning").textContent = p.confidenceMeaning || confidenceMeaning(p);
   byId("d-level").replaceChildren(el("span", { class: "level level-" + p.predictedScoreLevel, text: p.predictedScoreLevel }));
   const ci = p.confidenceInterval || {};
   byId("d-days").textContent = `${days(p.predictedDays)} days`;
