@@ -68,9 +68,13 @@ function ratio(x) { return x == null ? "–" : (100 * Number(x)).toFixed(1) + "%
 function share(p) { return p == null ? "–" : Math.round(100 * p) + "%"; }
 function num(x, digits = 2) { return x == null || Number.isNaN(Number(x)) ? "–" : Number(x).toFixed(digits); }
 function count(x) { return x == null ? "–" : Number(x).toLocaleString("en"); }
+// Whole days, halves to even as the server's explanation text rounds them (24.5 -> 24).
 function days(x) {
   if (x == null) return "–";
-  return x < 1 ? "under 1" : Math.round(x).toLocaleString("en");
+  if (x < 1) return "under 1";
+  let whole = Math.round(x);
+  if (Math.abs(x % 1) === 0.5 && whole % 2 !== 0) whole -= 1;
+  return whole.toLocaleString("en");
 }
 function when(iso) { return iso ? new Date(iso).toLocaleString() : "–"; }
 function duration(seconds) {
