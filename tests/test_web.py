@@ -291,6 +291,9 @@ def test_ml_insights_page_in_headless_chromium(live_server, make_tenant_for, tmp
             expect(rows).to_have_count(total_ranked - 10)
             expect(page.locator("#page-next")).to_be_disabled()
             page.click("#page-prev")
+            # The page's formatter never prints a probability as certain.
+            assert page.evaluate("[pct(0.0004), pct(0.0005), pct(0.9994), pct(0.99996), pct(null)]") == [
+                "<0.1%", "0.1%", "99.9%", ">99.9%", "–"]
             probabilities = rows.locator("td:nth-child(5)").all_inner_texts()
             assert probabilities and not any(t in ("0.0%", "100.0%") for t in probabilities)
             first = ranked[0]
