@@ -69,4 +69,7 @@ else:
 PY
 rm -f "$audit_json"
 
+# The browser tests save their screenshots here (git-ignored).
+export LEADML_TEST_ARTIFACTS="${LEADML_TEST_ARTIFACTS:-$PWD/artifacts}"
+
 .venv/bin/python -m pytest "$@"
