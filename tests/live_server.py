@@ -22,7 +22,7 @@ POSTGRES_URL = os.environ.get("LEADML_TEST_POSTGRES_URL")
 
 def env_for(database_url: str, data_dir: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": SRC, "LEADML_DATABASE_URL": database_url, "LEADML_DATA_DIR": str(data_dir),
-            "LEADML_SESSION_SECRET": "live-server-test-secret", "LEADML_MIN_CONVERTED": "5", "LEADML_MIN_LOST": "5"}
+            "LEADML_SESSION_SECRET": "live-server-test-secret-of-at-least-32-chars", "LEADML_MIN_CONVERTED": "5", "LEADML_MIN_LOST": "5"}
 
 
 def leadml(args: list[str], database_url: str, data_dir: Path, timeout: float = 600) -> subprocess.CompletedProcess:

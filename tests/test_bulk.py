@@ -115,7 +115,8 @@ def test_a_crashed_job_resumes_after_its_last_whole_chunk(engine, sessions, monk
     assert first.status == "failed"
     assert len(_active(sessions, config_id)) == 20  # two whole chunks, nothing of the third
     with db.transaction(sessions) as session:  # as if the process had died while running
-        session.get(Job, job_id).status = "running"
+        job = session.get(Job, job_id)
+        job.status, job.worker = "running", None  # no live worker: another process may resume it
     with db.transaction(sessions) as session:
         assert [j.id for j in interrupted_jobs(session)] == [job_id]
         requeue(session, session.get(Job, job_id))

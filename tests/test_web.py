@@ -462,7 +462,7 @@ def test_details_show_what_the_language_model_did(sqlite_engine, tmp_path, make_
 
     llm = LlmServer().start()
     try:
-        settings = Settings(database_url="sqlite://unused", data_dir=tmp_path / "var", session_secret="s",
+        settings = Settings(database_url="sqlite://unused", data_dir=tmp_path / "var", session_secret="s" * 40,
                             llm_base_url=llm.url, llm_api_key="test-key", llm_timeout_seconds=5.0)
         app = create_app(settings, engine=sqlite_engine)
         headers = make_tenant_for(app)

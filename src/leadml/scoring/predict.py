@@ -13,6 +13,7 @@ from leadml.features.single import flatten
 from leadml.predict.result import PredictionResult
 from leadml.scoring import documents, llm, predictors
 from leadml.scoring.inputs import lead_features
+from leadml.storage import configs
 from leadml.storage import leads as lead_store
 from leadml.storage import predictions as prediction_store
 from leadml.storage.tables import Lead, Prediction, ScoringConfig

@@ -78,9 +78,9 @@ def ranked_leads(
 @router.get("/{config_id}/ml/leads-by-tier", response_model=RankedLeads, response_model_by_alias=True)
 def leads_by_tier(
     config_id: IdPath, session: SessionDep, tenant_id: TenantDep,
-    tier: Annotated[Literal["top", "high", "medium", "low"], Query(description="priority tier")],
+    tier: Annotated[Literal["top", "high", "medium", "low"], Query(description="priority tier (default top)")] = "top",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ):
     return {"leads": rankings.leads_by_tier(session, tenant_id=tenant_id, config_id=config_id, tier=tier,
                                             limit=limit, offset=offset)}
