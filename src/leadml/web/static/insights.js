@@ -372,7 +372,7 @@ function renderInsights(insights) {
   box.replaceChildren(
     el("strong", { text: `${count(insights.topLeadCount)} top-tier leads` }),
     ` · average conversion probability ${pct(insights.avgConversionProbability)}`,
-    patterns.length ? ` · what sets them apart: ${patterns.join("; ")}` : "",
+    patterns.length ? ` · what sets them apart: ${patterns.map((p) => p.replace(/[.]$/, "")).join("; ")}` : "",
     insights.summary ? el("div", { class: "small", text: insights.summary }) : "");
   box.hidden = false;
 }
