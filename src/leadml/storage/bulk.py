@@ -24,6 +24,7 @@ import io
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
@@ -67,15 +68,8 @@ def insert_funnel(
             return _insert_in_worker(path, funnel, tenant_id, config_id, progress)
         raw = target.raw_connection()
         writer = _PostgresCopy(raw) if target.dialect.name == "postgresql" else _SqliteExecutemany(raw)
-        try:
-            counts = _insert(writer, funnel, tenant_id, config_id, progress)
-            writer.commit()
-            return counts
-        except BaseException:
-            writer.rollback()
-            raise
-        finally:
-            writer.raw.close()
+        with _one_transaction(writer):
+            return _insert(writer, funnel, tenant_id, config_id, progress)
     if isinstance(target, Connection):
         raw, dialect = target.connection.dbapi_connection, target.dialect.name
     else:
@@ -99,10 +93,16 @@ def adbc_insert_files(path: str, leads_file: str, activities_file: str, config_i
                       progress: Progress | None = None) -> dict[str, int]:
     """Runs in a SQLite worker process: lead rows and funnel activities from Arrow IPC files, one transaction."""
     writer = _AdbcSqlite.connect(path)
+    with _one_transaction(writer):
+        return _insert_rows(writer, pl.read_ipc(leads_file), pl.read_ipc(activities_file), config_id, progress)
+
+
+@contextmanager
+def _one_transaction(writer):
+    """Commit what the block wrote, or roll all of it back; the writer's connection is closed either way."""
     try:
-        counts = _insert_rows(writer, pl.read_ipc(leads_file), pl.read_ipc(activities_file), config_id, progress)
+        yield
         writer.commit()
-        return counts
     except BaseException:
         writer.rollback()
         raise
